@@ -1,0 +1,200 @@
+"""Gradient oracles: what one step sees of the gradient.
+
+An oracle is called as ``oracle(problem, params, step, key) -> (batch_loss, grads)``.
+``step`` is the number of steps already taken (0 for the first, like optax's count)
+and ``key`` is the run's oracle key, the same at every step: the oracle derives
+what it needs from ``(key, step)`` -- a per-step key, or a per-epoch permutation --
+so it keeps no state and a run is a pure function of its key.
+
+Oracles are pytrees: shape-deciding settings (batch size, order) are static, numbers
+a sweep may vary (the noise scale) are leaves. Randomness depends on the key and the
+step only, never on the optimizer's numbers, so in a sweep every grid point sees the
+same samples and noise for a given seed (common random numbers), drawn once per seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jaxdescent.problem import Problem
+
+__all__ = ["Oracle", "full_batch", "per_sample", "minibatch", "gaussian_noise"]
+
+_ORDERS = ("cyclic", "shuffle", "replace")
+
+
+def _loss_key(problem: Problem, key, step):
+    """The key a stochastic loss (dropout) gets at this step; None for deterministic losses."""
+    if not problem.stochastic:
+        return None
+    return jax.random.fold_in(jax.random.fold_in(key, 0x10557), step)
+
+
+class Oracle:
+    """Base class: subclasses implement ``__call__`` and may override the hooks."""
+
+    def __call__(self, problem: Problem, params, step, key):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def validate(self, problem: Problem) -> None:
+        """Checks, before anything is compiled, that this oracle can serve ``problem``."""
+
+    def examples_per_step(self, problem: Problem) -> int:
+        """How many examples one step reads (for plots against examples seen)."""
+        return problem.n_examples or 1
+
+    def value_fn(self, problem: Problem, step, key):
+        """``params -> loss`` on the batch this step reads (for line searches such as
+        optax's L-BFGS); the full objective unless an oracle samples."""
+        return problem.objective
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class FullBatch(Oracle):
+    """The exact gradient of the objective on all data: gradient descent."""
+
+    def __call__(self, problem, params, step, key):
+        return jax.value_and_grad(problem.batch_loss)(params, problem.data,
+                                                      _loss_key(problem, key, step))
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Sampled(Oracle):
+    """The gradient on ``size`` examples chosen by ``order`` (see `per_sample`, `minibatch`)."""
+
+    size: int = dataclasses.field(metadata=dict(static=True))
+    order: str = dataclasses.field(metadata=dict(static=True))
+
+    def validate(self, problem):
+        n = problem.n_examples
+        if n is None:
+            raise ValueError(
+                f"{self!r} samples examples, but the problem has no `data`; "
+                "use jd.oracles.full_batch() or jd.oracles.gaussian_noise(...) instead."
+            )
+        if self.order != "replace" and self.size > n:
+            raise ValueError(
+                f"minibatch size {self.size} is larger than the data set ({n} examples) for "
+                f"sampling without replacement; use size <= {n} or replace=True."
+            )
+
+    def examples_per_step(self, problem):
+        return self.size
+
+    def indices(self, n: int, step, key):
+        """The example indices read at ``step`` (shape (size,))."""
+        if self.order == "replace":
+            k = jax.random.fold_in(jax.random.fold_in(key, 0x5A3), step)
+            return jax.random.randint(k, (self.size,), 0, n)
+        per_epoch = n // self.size
+        epoch, pos = step // per_epoch, step % per_epoch
+        if self.order == "cyclic":
+            return pos * self.size + jnp.arange(self.size)
+        order = jax.random.permutation(jax.random.fold_in(jax.random.fold_in(key, 0x5A3), epoch), n)
+        return jax.lax.dynamic_slice_in_dim(order, pos * self.size, self.size)
+
+    def value_fn(self, problem, step, key):
+        idx = self.indices(problem.n_examples, step, key)
+        batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0), problem.data)
+        loss_key = _loss_key(problem, key, step)
+        return lambda params: problem.batch_loss(params, batch, loss_key)
+
+    def __call__(self, problem, params, step, key):
+        return jax.value_and_grad(self.value_fn(problem, step, key))(params)
+
+    def __repr__(self):
+        if self.size == 1:
+            return f"per_sample(order={self.order!r})"
+        return f"minibatch(size={self.size}, order={self.order!r})"
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class GaussianNoise(Oracle):
+    """The base oracle's gradient plus N(0, scale^2) noise on every coordinate."""
+
+    scale: Any
+    base: Oracle
+
+    def validate(self, problem):
+        self.base.validate(problem)
+        if not isinstance(self.scale, jax.core.Tracer) and jnp.any(jnp.asarray(self.scale) < 0):
+            raise ValueError(f"gaussian_noise: `scale` must be >= 0, got {self.scale}.")
+
+    def examples_per_step(self, problem):
+        return self.base.examples_per_step(problem)
+
+    def value_fn(self, problem, step, key):
+        return self.base.value_fn(problem, step, key)
+
+    def __call__(self, problem, params, step, key):
+        loss, grads = self.base(problem, params, step, key)
+        noise_key = jax.random.fold_in(jax.random.fold_in(key, 0x9015E), step)
+        leaves, treedef = jax.tree.flatten(grads)
+        keys = jax.random.split(noise_key, len(leaves))
+        noisy = [g + self.scale * jax.random.normal(k, jnp.shape(g), jnp.result_type(g))
+                 for g, k in zip(leaves, keys)]
+        return loss, jax.tree.unflatten(treedef, noisy)
+
+    def __repr__(self):
+        return f"gaussian_noise(scale={self.scale}, base={self.base!r})"
+
+
+def full_batch() -> FullBatch:
+    """Exact gradient on all data (gradient descent).
+
+    Example:
+      >>> import jaxdescent as jd
+      >>> o = jd.oracles.full_batch()
+    """
+    return FullBatch()
+
+
+def per_sample(order: str = "cyclic") -> Sampled:
+    """One example per step: stochastic gradient descent.
+
+    Args:
+      order: ``"cyclic"`` visits examples 0, 1, ..., n-1, 0, ... (the seeds'
+        ``for x, y in zip(x_data, y_data)`` loop); ``"shuffle"`` draws a fresh
+        permutation every epoch (without replacement); ``"replace"`` draws uniformly
+        with replacement.
+    """
+    if order not in _ORDERS:
+        raise ValueError(f"per_sample: `order` must be one of {_ORDERS}, got {order!r}.")
+    return Sampled(1, order)
+
+
+def minibatch(size: int, replace: bool = False, *, cyclic: bool = False) -> Sampled:
+    """``size`` examples per step: minibatch SGD.
+
+    Without replacement each epoch is a fresh permutation cut into ``n // size``
+    batches (a remainder of ``n % size`` examples is skipped that epoch, like
+    ``drop_last``); with ``replace=True`` the indices are iid uniform. ``cyclic=True``
+    takes consecutive batches in data order, without shuffling.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(
+            f"minibatch: `size` must be a positive Python int (it sets array shapes), got {size!r}. "
+            "To sweep batch sizes use an unrolled axis: grid={'size': jd.static([1, 8, 32])}."
+        )
+    if replace and cyclic:
+        raise ValueError("minibatch: choose `replace=True` or `cyclic=True`, not both.")
+    return Sampled(size, "replace" if replace else ("cyclic" if cyclic else "shuffle"))
+
+
+def gaussian_noise(scale, base: Oracle | None = None) -> GaussianNoise:
+    """The base oracle's gradient (default full batch) plus N(0, scale^2) per coordinate.
+
+    This is d2l's simulated SGD (12.4.1). ``scale`` may be traced (swept).
+    """
+    if base is None:
+        base = FullBatch()
+    if not isinstance(base, Oracle):
+        raise TypeError(f"gaussian_noise: `base` must be an oracle from jd.oracles, got {base!r}.")
+    return GaussianNoise(scale, base)

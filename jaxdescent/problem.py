@@ -1,0 +1,212 @@
+"""`Problem`: a pure objective together with what is known about it.
+
+A problem is a pytree. Its arrays (data, the initial point, extra loss arguments and
+the known constants) are leaves, so they enter a compiled program as arguments; the
+loss function, a random-init function and the name are static. Two problems built by
+the same factory from arrays of the same shapes therefore share one compiled program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Problem"]
+
+_LEAF_FIELDS = ("init", "data", "args", "minimizer", "min_value", "smoothness", "strong_convexity")
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _as_array_tree(tree):
+    return jax.tree.map(jnp.asarray, tree)
+
+
+def _check_data(data) -> int | None:
+    """Returns the number of examples in `data`, or raises if the leaves disagree."""
+    if data is None:
+        return None
+    leaves, _ = jax.tree.flatten(data)
+    if not leaves:
+        raise ValueError("Problem: `data` has no arrays; pass data=None for a problem without data.")
+    sizes = []
+    for leaf in leaves:
+        if jnp.ndim(leaf) == 0:
+            raise ValueError(
+                "Problem: every `data` leaf needs a leading example axis, got a scalar. "
+                "Reshape it to (n_examples, ...) (for one example use shape (1, ...))."
+            )
+        sizes.append(jnp.shape(leaf)[0])
+    if len(set(sizes)) != 1:
+        paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(data)[0]]
+        detail = ", ".join(f"{p or 'data'}: {s}" for p, s in zip(paths, sizes))
+        raise ValueError(
+            "Problem: all `data` leaves must have the same leading (example) size; got "
+            f"{detail}. Give every array one row per example."
+        )
+    return int(sizes[0])
+
+
+def _check_finite_init(init) -> None:
+    for path, leaf in jax.tree_util.tree_flatten_with_path(init)[0]:
+        if _is_concrete(leaf) and not bool(np.all(np.isfinite(np.asarray(leaf)))):
+            where = jax.tree_util.keystr(path) or "init"
+            raise ValueError(
+                f"Problem: `init` has non-finite values at {where}: {np.asarray(leaf)}. "
+                "Start from a finite point (or pass a function key -> params)."
+            )
+
+
+@jax.tree_util.register_pytree_with_keys_class
+class Problem:
+    """A pure objective with its data, starting point and known constants.
+
+    Args:
+      loss: pure function ``loss(params, batch) -> scalar``. ``batch`` is ``None``
+        when ``data is None``; otherwise a pytree shaped like ``data`` whose leaves
+        keep a leading example axis, and ``loss`` returns the MEAN over that batch.
+        If ``args`` is given the call is ``loss(params, batch, args)``; if
+        ``stochastic=True`` the loss also takes a keyword ``key`` (a PRNG key during
+        training, ``None`` for evaluation, e.g. dropout off).
+      init: a params pytree, or a function ``key -> params`` (a random start per seed).
+      data: pytree of arrays with a common leading example axis, or ``None``.
+      args: pytree of arrays handed to ``loss`` (constants of the objective that a
+        sweep may vary, e.g. the scales of a quadratic or a penalty strength).
+      minimizer, min_value, smoothness, strong_convexity: what is known about the
+        objective (``None`` when unknown); used by ``jd.bounds`` and metrics.
+      name: a label for reports.
+      stochastic: whether ``loss`` takes a ``key`` keyword.
+
+    Example:
+      >>> import jax.numpy as jnp, jaxdescent as jd
+      >>> p = jd.Problem(lambda w, b: jnp.mean((w * b["x"] - b["y"]) ** 2), 1.0,
+      ...                data={"x": jnp.array([1., 2, 3]), "y": jnp.array([2., 4, 6])})
+      >>> float(p.objective(2.0))
+      0.0
+    """
+
+    __slots__ = (
+        "loss",
+        "init",
+        "data",
+        "args",
+        "minimizer",
+        "min_value",
+        "smoothness",
+        "strong_convexity",
+        "name",
+        "stochastic",
+    )
+
+    def __init__(
+        self,
+        loss: Callable[..., Any],
+        init: Any,
+        *,
+        data: Any = None,
+        args: Any = None,
+        minimizer: Any = None,
+        min_value: Any = None,
+        smoothness: Any = None,
+        strong_convexity: Any = None,
+        name: str | None = None,
+        stochastic: bool = False,
+    ):
+        if not callable(loss):
+            raise TypeError(f"Problem: `loss` must be a function (params, batch) -> scalar, got {loss!r}.")
+        if init is None:
+            raise ValueError("Problem: `init` is required: a params pytree or a function key -> params.")
+        if not callable(init):
+            init = _as_array_tree(init)
+            _check_finite_init(init)
+        data = None if data is None else _as_array_tree(data)
+        _check_data(data)
+        fields = dict(
+            loss=loss,
+            init=init,
+            data=data,
+            args=None if args is None else _as_array_tree(args),
+            minimizer=None if minimizer is None else _as_array_tree(minimizer),
+            min_value=None if min_value is None else jnp.asarray(min_value),
+            smoothness=None if smoothness is None else jnp.asarray(smoothness),
+            strong_convexity=None if strong_convexity is None else jnp.asarray(strong_convexity),
+            name=name or getattr(loss, "__name__", "problem"),
+            stochastic=bool(stochastic),
+        )
+        for k, v in fields.items():
+            object.__setattr__(self, k, v)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Problem is immutable; use problem.replace(...)")
+
+    # -- pytree protocol ---------------------------------------------------------------
+    def tree_flatten_with_keys(self):
+        init_leaf = None if callable(self.init) else self.init
+        init_fn = self.init if callable(self.init) else None
+        children = [(jax.tree_util.GetAttrKey("init"), init_leaf)]
+        children += [(jax.tree_util.GetAttrKey(f), getattr(self, f)) for f in _LEAF_FIELDS[1:]]
+        return children, (self.loss, init_fn, self.name, self.stochastic)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        loss, init_fn, name, stochastic = aux
+        obj = object.__new__(cls)
+        values = dict(zip(_LEAF_FIELDS, children))
+        if init_fn is not None:
+            values["init"] = init_fn
+        for k, v in values.items():
+            object.__setattr__(obj, k, v)
+        object.__setattr__(obj, "loss", loss)
+        object.__setattr__(obj, "name", name)
+        object.__setattr__(obj, "stochastic", stochastic)
+        return obj
+
+    # -- what a problem computes -------------------------------------------------------
+    @property
+    def n_examples(self) -> int | None:
+        """Number of examples in ``data`` (``None`` without data)."""
+        if self.data is None:
+            return None
+        return int(jnp.shape(jax.tree.leaves(self.data)[0])[0])
+
+    def batch_loss(self, params, batch, key=None):
+        """The loss on ``batch`` (mean over its examples). ``key`` feeds a stochastic loss."""
+        extra = () if self.args is None else (self.args,)
+        if self.stochastic:
+            return self.loss(params, batch, *extra, key=key)
+        return self.loss(params, batch, *extra)
+
+    def objective(self, params):
+        """The loss on all of ``data`` (or on ``None``), deterministic (no dropout)."""
+        return self.batch_loss(params, self.data, None)
+
+    def initial_params(self, key=None):
+        """The starting point: ``init`` itself, or ``init(key)`` when it is a function."""
+        if callable(self.init):
+            if key is None:
+                key = jax.random.key(0)
+            return self.init(key)
+        return self.init
+
+    def replace(self, **changes) -> Problem:
+        """A copy with some fields changed (validated like the constructor)."""
+        fields = {f: getattr(self, f) for f in self.__slots__}
+        unknown = set(changes) - set(fields)
+        if unknown:
+            raise TypeError(f"Problem.replace: unknown fields {sorted(unknown)}; known: {sorted(fields)}.")
+        fields.update(changes)
+        loss, init = fields.pop("loss"), fields.pop("init")
+        return Problem(loss, init, **fields)
+
+    def __repr__(self) -> str:
+        n = self.n_examples
+        known = [f for f in ("minimizer", "min_value", "smoothness", "strong_convexity")
+                 if getattr(self, f) is not None]
+        return (f"Problem(name={self.name!r}, examples={n}, "
+                f"init={'random' if callable(self.init) else 'fixed'}, known={known})")

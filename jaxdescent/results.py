@@ -1,0 +1,241 @@
+"""`SweepResult`: the arrays of a sweep with labeled axes; selection, saving, loading."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jaxdescent.run import Trace
+
+__all__ = ["SweepResult", "load", "axis_label"]
+
+_FORMAT = "jaxdescent.SweepResult/1"
+
+
+def axis_label(value) -> str:
+    """The label of a non-numeric axis value (a schedule function, a string ...)."""
+    if isinstance(value, str):
+        return value
+    return getattr(value, "__name__", None) or repr(value)
+
+
+class SweepResult(NamedTuple):
+    """Everything a sweep logged, with one array axis per grid axis and one for seeds.
+
+    Attributes:
+      axes: dict name -> values: the grid axes in order, then ``"seed"``.
+      step: (n_log,) logged step counts.
+      loss, grad_norm: (*grid_shape, n_seeds, n_log).
+      params: pytree with leaves (*grid_shape, n_seeds, n_log, *leaf_shape), or None.
+      metrics: dict name -> array shaped like ``loss``.
+      final_params: pytree with leaves (*grid_shape, n_seeds, *leaf_shape).
+      final_loss, diverged, diverged_at: (*grid_shape, n_seeds).
+      meta: dict of JSON-able facts about the sweep (problem, oracle, steps ...).
+    """
+
+    axes: dict
+    step: Any
+    loss: Any
+    grad_norm: Any
+    params: Any
+    metrics: dict
+    final_params: Any
+    final_loss: Any
+    diverged: Any
+    diverged_at: Any
+    meta: dict
+
+    # -- shape -------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        """(*grid_shape, n_seeds): one entry per axis of ``axes``."""
+        return tuple(len(v) for v in self.axes.values())
+
+    def __repr__(self) -> str:
+        axes = ", ".join(f"{k}={len(v)}" for k, v in self.axes.items())
+        return (f"SweepResult({axes}, n_log={len(self.step)}, metrics={list(self.metrics)}, "
+                f"params={'kept' if self.params is not None else 'dropped'}, "
+                f"diverged={int(np.sum(np.asarray(self.diverged)))}/{np.size(self.diverged)})")
+
+    # -- selection ---------------------------------------------------------------------
+    def _index_of(self, name: str, value) -> int:
+        values = self.axes[name]
+        if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+            if isinstance(value, str) or not np.isscalar(value) and np.ndim(value) != 0:
+                raise ValueError(f"sel: axis {name!r} is numeric; pass a number, got {value!r}.")
+            hits = np.flatnonzero(values == value)
+            if hits.size == 0:
+                hits = np.flatnonzero(np.isclose(values, value, rtol=1e-5, atol=0.0))
+            if hits.size == 1:
+                return int(hits[0])
+            raise ValueError(f"sel: {name}={value!r} is {'ambiguous' if hits.size else 'not on the axis'}; "
+                             f"values are {values.tolist()}. Use isel({name}=index) for positions.")
+        for i, v in enumerate(values):
+            if v is value or axis_label(v) == axis_label(value):
+                return i
+        raise ValueError(f"sel: {name}={axis_label(value)!r} is not on the axis; values are "
+                         f"{[axis_label(v) for v in values]}.")
+
+    def sel(self, **by_value):
+        """Selects by axis values, e.g. ``result.sel(lr=0.1, seed=3)``.
+
+        A single value drops the axis; a list keeps it with those values. When every
+        axis is dropped the cell is returned as a `Trace` (equal to the `jd.run` of
+        that configuration).
+        """
+        idx = {}
+        for name, value in by_value.items():
+            self._check_axis(name)
+            if isinstance(value, list | tuple | np.ndarray) and not isinstance(value, str):
+                idx[name] = [self._index_of(name, v) for v in value]
+            else:
+                idx[name] = self._index_of(name, value)
+        return self.isel(**idx)
+
+    def _check_axis(self, name):
+        if name not in self.axes:
+            raise ValueError(f"unknown axis {name!r}; the axes are {list(self.axes)}.")
+
+    def isel(self, **by_index):
+        """Selects by integer positions along axes (an int drops the axis; a list keeps it)."""
+        for name in by_index:
+            self._check_axis(name)
+        index = []
+        axes = {}
+        for name, values in self.axes.items():
+            i = by_index.get(name, slice(None))
+            if isinstance(i, int | np.integer):
+                if not -len(values) <= i < len(values):
+                    raise IndexError(f"isel: {name}={i} is out of range for {len(values)} values.")
+                index.append(int(i))
+            else:
+                if not isinstance(i, slice):
+                    i = list(i)
+                index.append(i)
+                axes[name] = (np.asarray(values)[i] if isinstance(values, np.ndarray)
+                              else tuple(np.asarray(values, dtype=object)[i].tolist()))
+        # Apply one axis at a time so list indices never broadcast against each other.
+        def take(a):
+            if a is None:
+                return None
+            pos = 0
+            for i in index:
+                lead = (slice(None),) * pos
+                if isinstance(i, int):
+                    a = a[lead + (i,)]
+                else:
+                    a = a[lead + (i if isinstance(i, slice) else np.asarray(i),)]
+                    pos += 1
+            return a
+
+        picked = {f: jax.tree.map(take, getattr(self, f)) for f in
+                  ("loss", "grad_norm", "params", "metrics", "final_params", "final_loss",
+                   "diverged", "diverged_at")}
+        if not axes:
+            return Trace(step=self.step, **picked)
+        return self._replace(axes=axes, **picked)
+
+    # -- saving ------------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Writes the result to ``path`` (an .npz file) atomically: a crash mid-save never
+        leaves a truncated file under ``path``. `jd.load` reads it back exactly."""
+        arrays: dict[str, np.ndarray] = {}
+        meta: dict[str, Any] = {"format": _FORMAT, "meta": self.meta, "axes": []}
+        for name, values in self.axes.items():
+            if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+                arrays[f"axis/{name}"] = np.asarray(values)
+                meta["axes"].append({"name": name, "kind": "numeric"})
+            else:
+                meta["axes"].append({"name": name, "kind": "labels",
+                                     "labels": [axis_label(v) for v in values]})
+        for field in ("step", "loss", "grad_norm", "final_loss", "diverged", "diverged_at"):
+            arrays[field] = np.asarray(getattr(self, field))
+        for field in ("params", "final_params"):
+            meta[field] = _encode_tree(getattr(self, field), field, arrays)
+        meta["metrics"] = list(self.metrics)
+        for name, values in self.metrics.items():
+            arrays[f"metrics/{name}"] = np.asarray(values)
+        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        _atomic_write(os.fspath(path), arrays)
+
+
+def _encode_tree(tree, prefix: str, arrays: dict):
+    """JSON structure of a pytree of dicts/lists/tuples/None, leaves stored in ``arrays``."""
+    if tree is None:
+        return None
+    if isinstance(tree, dict):
+        return {"dict": {str(k): _encode_tree(v, f"{prefix}/{k}", arrays) for k, v in tree.items()}}
+    if isinstance(tree, list | tuple) and not hasattr(tree, "_fields"):
+        return {"list" if isinstance(tree, list) else "tuple":
+                [_encode_tree(v, f"{prefix}/{i}", arrays) for i, v in enumerate(tree)]}
+    if isinstance(tree, jax.Array | np.ndarray | np.generic | float | int):
+        arrays[prefix] = np.asarray(tree)
+        return {"leaf": prefix}
+    raise TypeError(f"save: cannot store params of type {type(tree).__name__}; params must be "
+                    "arrays nested in dicts, lists or tuples.")
+
+
+def _decode_tree(spec, arrays):
+    if spec is None:
+        return None
+    if "leaf" in spec:
+        return arrays[spec["leaf"]]
+    if "dict" in spec:
+        return {k: _decode_tree(v, arrays) for k, v in spec["dict"].items()}
+    if "list" in spec:
+        return [_decode_tree(v, arrays) for v in spec["list"]]
+    return tuple(_decode_tree(v, arrays) for v in spec["tuple"])
+
+
+def _atomic_write(path: str, arrays: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getbuffer())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path) -> SweepResult:
+    """Reads a `SweepResult` written by ``SweepResult.save`` (arrays come back as NumPy).
+
+    Numeric axes and all arrays round-trip exactly; non-numeric axis values (e.g.
+    schedule functions) come back as their labels (names).
+    """
+    with np.load(os.fspath(path), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+    if meta.get("format") != _FORMAT:
+        raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
+    axes = {}
+    for ax in meta["axes"]:
+        axes[ax["name"]] = (arrays[f"axis/{ax['name']}"] if ax["kind"] == "numeric"
+                            else tuple(ax["labels"]))
+    return SweepResult(
+        axes=axes,
+        step=arrays["step"],
+        loss=arrays["loss"],
+        grad_norm=arrays["grad_norm"],
+        params=_decode_tree(meta["params"], arrays),
+        metrics={name: arrays[f"metrics/{name}"] for name in meta["metrics"]},
+        final_params=_decode_tree(meta["final_params"], arrays),
+        final_loss=arrays["final_loss"],
+        diverged=arrays["diverged"],
+        diverged_at=arrays["diverged_at"],
+        meta=meta["meta"],
+    )

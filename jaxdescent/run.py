@@ -1,0 +1,244 @@
+"""One run of a gradient method: the scan loop, and `jd.run`.
+
+``trajectory`` is the whole computation of one run as a pure function of the
+problem, the optimizer, the oracle and a key; ``jd.run`` compiles it, and
+``jd.sweep`` vmaps the very same function over grid points and seeds, which is why
+every cell of a sweep equals the single run it stands for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxdescent import oracles as _oracles
+from jaxdescent.problem import Problem
+
+__all__ = ["Trace", "run", "trajectory"]
+
+
+class Trace(NamedTuple):
+    """What one run logged, at steps 0, log_every, 2 log_every, ..., steps.
+
+    Attributes:
+      step: (n_log,) the step count t of each logged iterate x_t.
+      loss: (n_log,) ``problem.objective(x_t)``.
+      grad_norm: (n_log,) the Euclidean norm of the objective's gradient at x_t.
+      params: x_t stacked on a leading (n_log,) axis, or None (``keep_params=False``).
+      metrics: dict name -> (n_log,) values of each ``metrics`` function at x_t.
+      final_params: x_steps.
+      final_loss: ``problem.objective(x_steps)``.
+      diverged: whether any loss, gradient or parameter was non-finite at ANY step.
+      diverged_at: the first such step (-1 if none).
+    """
+
+    step: Any
+    loss: Any
+    grad_norm: Any
+    params: Any
+    metrics: dict
+    final_params: Any
+    final_loss: Any
+    diverged: Any
+    diverged_at: Any
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class _FunctionOracle(_oracles.Oracle):
+    fn: Callable = dataclasses.field(metadata=dict(static=True))
+
+    def __call__(self, problem, params, step, key):
+        return self.fn(problem, params, step, key)
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = jax.tree.leaves(tree)
+    ok = jnp.array(True)
+    for leaf in leaves:
+        ok = ok & jnp.all(jnp.isfinite(leaf))
+    return ok
+
+
+def trajectory(problem: Problem, optimizer, oracle, key, *, steps: int, log_every: int = 1,
+               keep_params: bool = True, metrics: tuple = ()) -> Trace:
+    """One run as a pure, traceable function (no validation; see `jd.run`).
+
+    The run key is split once into an init key (for a random ``init``) and the
+    oracle's key. Steps are a ``lax.scan`` over blocks of ``log_every`` inner steps,
+    so the program's size depends on neither ``steps`` nor ``log_every``.
+    """
+    init_key, oracle_key = jax.random.split(key)
+    params = problem.initial_params(init_key)
+    opt_state = optimizer.init(params)
+    objective_and_grad = jax.value_and_grad(problem.objective)
+
+    def log(x):
+        loss, grads = objective_and_grad(x)
+        out = {"loss": loss, "grad_norm": optax.tree.norm(grads),
+               "metrics": {name: fn(x) for name, fn in metrics}}
+        if keep_params:
+            out["params"] = x
+        return out
+
+    def one_step(carry, _):
+        x, state, t, diverged_at = carry
+        batch_loss, grads = oracle(problem, x, t, oracle_key)
+        if isinstance(optimizer, optax.GradientTransformationExtraArgs):
+            # Line-search methods (optax.lbfgs) also want the value and the batch loss.
+            extra = dict(value=batch_loss, grad=grads,
+                         value_fn=oracle.value_fn(problem, t, oracle_key))
+            updates, state = optimizer.update(grads, state, x, **extra)
+        else:
+            updates, state = optimizer.update(grads, state, x)
+        x = optax.apply_updates(x, updates)
+        t = t + 1
+        bad = ~(jnp.isfinite(batch_loss) & _all_finite(grads) & _all_finite(x))
+        diverged_at = jnp.where((diverged_at < 0) & bad, t, diverged_at)
+        return (x, state, t, diverged_at), None
+
+    def block(carry, _):
+        carry, _ = jax.lax.scan(one_step, carry, None, length=log_every)
+        return carry, log(carry[0])
+
+    carry0 = (params, opt_state, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
+    first = log(params)
+    (x_final, _, _, diverged_at), rest = jax.lax.scan(block, carry0, None,
+                                                      length=steps // log_every)
+    logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+
+    step = jnp.arange(0, steps + 1, log_every, dtype=jnp.int32)
+    bad_log = ~jnp.isfinite(logs["loss"])
+    first_bad_log = jnp.where(jnp.any(bad_log), step[jnp.argmax(bad_log)], -1)
+    diverged_at = jnp.where(diverged_at < 0, first_bad_log,
+                            jnp.where(first_bad_log < 0, diverged_at,
+                                      jnp.minimum(diverged_at, first_bad_log)))
+    return Trace(
+        step=step,
+        loss=logs["loss"],
+        grad_norm=logs["grad_norm"],
+        params=logs.get("params"),
+        metrics=logs["metrics"],
+        final_params=x_final,
+        final_loss=logs["loss"][-1],
+        diverged=diverged_at >= 0,
+        diverged_at=diverged_at,
+    )
+
+
+# --- argument checks shared by run and sweep ----------------------------------------
+
+def check_steps(steps, log_every) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every <= 0:
+        raise ValueError(f"`log_every` must be a positive int, got {log_every!r}.")
+    if steps % log_every:
+        lo = steps - steps % log_every
+        raise ValueError(
+            f"`log_every`={log_every} must divide `steps`={steps} (the trace logs t = 0, "
+            f"log_every, ..., steps); use steps={lo or log_every} or {lo + log_every}, or a "
+            "log_every that divides steps."
+        )
+
+
+def as_oracle(oracle) -> _oracles.Oracle:
+    if oracle is None:
+        return _oracles.full_batch()
+    if isinstance(oracle, _oracles.Oracle):
+        return oracle
+    if callable(oracle):
+        return _FunctionOracle(oracle)
+    raise TypeError(f"`oracle` must be an oracle from jd.oracles or a function "
+                    f"(problem, params, step, key) -> (loss, grads), got {oracle!r}.")
+
+
+def check_problem(problem) -> None:
+    if not isinstance(problem, Problem):
+        raise TypeError(f"`problem` must be a jd.Problem (e.g. jd.problems.quadratic()), got {problem!r}.")
+
+
+def check_optimizer(optimizer, where: str = "`optimizer`") -> None:
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")
+            and callable(optimizer.init) and callable(optimizer.update)):
+        raise TypeError(f"{where} must be an optax GradientTransformation (e.g. optax.sgd(0.1)), "
+                        f"got {optimizer!r}.")
+
+
+def check_metrics(metrics) -> tuple:
+    if metrics is None:
+        return ()
+    if not isinstance(metrics, Mapping):
+        raise TypeError("`metrics` must be a dict name -> fn(params) -> scalar, "
+                        f"got {type(metrics).__name__}.")
+    reserved = {"loss", "grad_norm"}
+    for name, fn in metrics.items():
+        if not isinstance(name, str) or not callable(fn):
+            raise TypeError(f"`metrics` entries must be str -> function, got {name!r}: {fn!r}.")
+        if name in reserved:
+            raise ValueError(f"`metrics` name {name!r} is reserved (always logged); rename it.")
+    return tuple(metrics.items())
+
+
+def as_key(key):
+    if key is None:
+        return jax.random.key(0)
+    if isinstance(key, int):
+        return jax.random.key(key)
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and jnp.shape(key) == ():
+        return key
+    if dtype == jnp.uint32 and jnp.shape(key) == (2,):
+        return jax.random.wrap_key_data(key)
+    raise TypeError(f"`key` must be jax.random.key(seed), an int seed or None, got {key!r}.")
+
+
+_run_program = jax.jit(trajectory, static_argnames=("optimizer", "steps", "log_every",
+                                                    "keep_params", "metrics"))
+
+
+def run(problem: Problem, optimizer, *, steps: int, oracle=None, key=None, log_every: int = 1,
+        keep_params: bool = True, metrics: Mapping[str, Callable] | None = None) -> Trace:
+    """Runs one optimizer on one problem for ``steps`` steps and returns its `Trace`.
+
+    Iterates: x_0 = init; step t = 1..steps reads the oracle's gradient at x_{t-1}
+    and makes x_t with the optax update. The trace logs t = 0, log_every, ..., steps.
+
+    Args:
+      problem: a `jd.Problem`.
+      optimizer: any optax ``GradientTransformation`` (schedules are optax schedules
+        or plain ``count -> lr`` functions given to optax).
+      steps: number of steps (static).
+      oracle: a `jd.oracles` oracle or a function ``(problem, params, step, key) ->
+        (loss, grads)``; default ``full_batch()``.
+      key: ``jax.random.key(seed)`` (default seed 0); same inputs and key give
+        bitwise the same trace.
+      log_every: log every this many steps; must divide ``steps``.
+      keep_params: log the iterates themselves.
+      metrics: dict ``name -> fn(params) -> scalar`` evaluated at every logged iterate.
+
+    Example:
+      >>> import optax, jaxdescent as jd
+      >>> p = jd.problems.linear_regression([1., 2, 3], [2., 4, 6])
+      >>> tr = jd.run(p, optax.sgd(0.01), steps=100)
+      >>> round(float(tr.final_params), 4)
+      1.9999
+
+    The program is cached on the optimizer object: calling ``run`` again with the
+    same optimizer (and problem/oracle of the same structure and shapes) compiles
+    nothing; a new ``optax.sgd(lr)`` object compiles anew -- use `jd.sweep` to vary
+    numbers inside one program.
+    """
+    check_problem(problem)
+    check_optimizer(optimizer)
+    check_steps(steps, log_every)
+    oracle = as_oracle(oracle)
+    oracle.validate(problem)
+    return _run_program(problem, optimizer, oracle, as_key(key), steps=steps,
+                        log_every=log_every, keep_params=bool(keep_params),
+                        metrics=check_metrics(metrics))
