@@ -1,6 +1,6 @@
 """jaxdescent: gradient methods as pure JAX functions, swept as one compiled program."""
 
-from jaxdescent import oracles, problems
+from jaxdescent import bounds, oracles, problems, schedules
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
 from jaxdescent.run import Trace, run
@@ -12,10 +12,12 @@ __all__ = [
     "Problem",
     "SweepResult",
     "Trace",
+    "bounds",
     "load",
     "oracles",
     "problems",
     "run",
+    "schedules",
     "static",
     "sweep",
 ]

@@ -59,8 +59,9 @@ class FullBatch(Oracle):
     """The exact gradient of the objective on all data: gradient descent."""
 
     def __call__(self, problem, params, step, key):
-        return jax.value_and_grad(problem.batch_loss)(params, problem.data,
-                                                      _loss_key(problem, key, step))
+        return jax.value_and_grad(problem.batch_loss)(
+            params, problem.data, _loss_key(problem, key, step)
+        )
 
 
 @jax.tree_util.register_dataclass
@@ -138,8 +139,10 @@ class GaussianNoise(Oracle):
         noise_key = jax.random.fold_in(jax.random.fold_in(key, 0x9015E), step)
         leaves, treedef = jax.tree.flatten(grads)
         keys = jax.random.split(noise_key, len(leaves))
-        noisy = [g + self.scale * jax.random.normal(k, jnp.shape(g), jnp.result_type(g))
-                 for g, k in zip(leaves, keys)]
+        noisy = [
+            g + self.scale * jax.random.normal(k, jnp.shape(g), jnp.result_type(g))
+            for g, k in zip(leaves, keys)
+        ]
         return loss, jax.tree.unflatten(treedef, noisy)
 
     def __repr__(self):
@@ -180,7 +183,8 @@ def minibatch(size: int, replace: bool = False, *, cyclic: bool = False) -> Samp
     """
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(
-            f"minibatch: `size` must be a positive Python int (it sets array shapes), got {size!r}. "
+            f"minibatch: `size` must be a positive Python int (it sets array shapes), "
+            f"got {size!r}. "
             "To sweep batch sizes use an unrolled axis: grid={'size': jd.static([1, 8, 32])}."
         )
     if replace and cyclic:

@@ -34,7 +34,9 @@ def _check_data(data) -> int | None:
         return None
     leaves, _ = jax.tree.flatten(data)
     if not leaves:
-        raise ValueError("Problem: `data` has no arrays; pass data=None for a problem without data.")
+        raise ValueError(
+            "Problem: `data` has no arrays; pass data=None for a problem without data."
+        )
     sizes = []
     for leaf in leaves:
         if jnp.ndim(leaf) == 0:
@@ -119,9 +121,13 @@ class Problem:
         stochastic: bool = False,
     ):
         if not callable(loss):
-            raise TypeError(f"Problem: `loss` must be a function (params, batch) -> scalar, got {loss!r}.")
+            raise TypeError(
+                f"Problem: `loss` must be a function (params, batch) -> scalar, got {loss!r}."
+            )
         if init is None:
-            raise ValueError("Problem: `init` is required: a params pytree or a function key -> params.")
+            raise ValueError(
+                "Problem: `init` is required: a params pytree or a function key -> params."
+            )
         if not callable(init):
             init = _as_array_tree(init)
             _check_finite_init(init)
@@ -199,14 +205,21 @@ class Problem:
         fields = {f: getattr(self, f) for f in self.__slots__}
         unknown = set(changes) - set(fields)
         if unknown:
-            raise TypeError(f"Problem.replace: unknown fields {sorted(unknown)}; known: {sorted(fields)}.")
+            raise TypeError(
+                f"Problem.replace: unknown fields {sorted(unknown)}; known: {sorted(fields)}."
+            )
         fields.update(changes)
         loss, init = fields.pop("loss"), fields.pop("init")
         return Problem(loss, init, **fields)
 
     def __repr__(self) -> str:
         n = self.n_examples
-        known = [f for f in ("minimizer", "min_value", "smoothness", "strong_convexity")
-                 if getattr(self, f) is not None]
-        return (f"Problem(name={self.name!r}, examples={n}, "
-                f"init={'random' if callable(self.init) else 'fixed'}, known={known})")
+        known = [
+            f
+            for f in ("minimizer", "min_value", "smoothness", "strong_convexity")
+            if getattr(self, f) is not None
+        ]
+        return (
+            f"Problem(name={self.name!r}, examples={n}, "
+            f"init={'random' if callable(self.init) else 'fixed'}, known={known})"
+        )

@@ -59,9 +59,11 @@ class SweepResult(NamedTuple):
 
     def __repr__(self) -> str:
         axes = ", ".join(f"{k}={len(v)}" for k, v in self.axes.items())
-        return (f"SweepResult({axes}, n_log={len(self.step)}, metrics={list(self.metrics)}, "
-                f"params={'kept' if self.params is not None else 'dropped'}, "
-                f"diverged={int(np.sum(np.asarray(self.diverged)))}/{np.size(self.diverged)})")
+        return (
+            f"SweepResult({axes}, n_log={len(self.step)}, metrics={list(self.metrics)}, "
+            f"params={'kept' if self.params is not None else 'dropped'}, "
+            f"diverged={int(np.sum(np.asarray(self.diverged)))}/{np.size(self.diverged)})"
+        )
 
     # -- selection ---------------------------------------------------------------------
     def _index_of(self, name: str, value) -> int:
@@ -74,13 +76,17 @@ class SweepResult(NamedTuple):
                 hits = np.flatnonzero(np.isclose(values, value, rtol=1e-5, atol=0.0))
             if hits.size == 1:
                 return int(hits[0])
-            raise ValueError(f"sel: {name}={value!r} is {'ambiguous' if hits.size else 'not on the axis'}; "
-                             f"values are {values.tolist()}. Use isel({name}=index) for positions.")
+            raise ValueError(
+                f"sel: {name}={value!r} is {'ambiguous' if hits.size else 'not on the axis'}; "
+                f"values are {values.tolist()}. Use isel({name}=index) for positions."
+            )
         for i, v in enumerate(values):
             if v is value or axis_label(v) == axis_label(value):
                 return i
-        raise ValueError(f"sel: {name}={axis_label(value)!r} is not on the axis; values are "
-                         f"{[axis_label(v) for v in values]}.")
+        raise ValueError(
+            f"sel: {name}={axis_label(value)!r} is not on the axis; values are "
+            f"{[axis_label(v) for v in values]}."
+        )
 
     def sel(self, **by_value):
         """Selects by axis values, e.g. ``result.sel(lr=0.1, seed=3)``.
@@ -118,8 +124,12 @@ class SweepResult(NamedTuple):
                 if not isinstance(i, slice):
                     i = list(i)
                 index.append(i)
-                axes[name] = (np.asarray(values)[i] if isinstance(values, np.ndarray)
-                              else tuple(np.asarray(values, dtype=object)[i].tolist()))
+                axes[name] = (
+                    np.asarray(values)[i]
+                    if isinstance(values, np.ndarray)
+                    else tuple(np.asarray(values, dtype=object)[i].tolist())
+                )
+
         # Apply one axis at a time so list indices never broadcast against each other.
         def take(a):
             if a is None:
@@ -134,9 +144,19 @@ class SweepResult(NamedTuple):
                     pos += 1
             return a
 
-        picked = {f: jax.tree.map(take, getattr(self, f)) for f in
-                  ("loss", "grad_norm", "params", "metrics", "final_params", "final_loss",
-                   "diverged", "diverged_at")}
+        picked = {
+            f: jax.tree.map(take, getattr(self, f))
+            for f in (
+                "loss",
+                "grad_norm",
+                "params",
+                "metrics",
+                "final_params",
+                "final_loss",
+                "diverged",
+                "diverged_at",
+            )
+        }
         if not axes:
             return Trace(step=self.step, **picked)
         return self._replace(axes=axes, **picked)
@@ -152,8 +172,9 @@ class SweepResult(NamedTuple):
                 arrays[f"axis/{name}"] = np.asarray(values)
                 meta["axes"].append({"name": name, "kind": "numeric"})
             else:
-                meta["axes"].append({"name": name, "kind": "labels",
-                                     "labels": [axis_label(v) for v in values]})
+                meta["axes"].append(
+                    {"name": name, "kind": "labels", "labels": [axis_label(v) for v in values]}
+                )
         for field in ("step", "loss", "grad_norm", "final_loss", "diverged", "diverged_at"):
             arrays[field] = np.asarray(getattr(self, field))
         for field in ("params", "final_params"):
@@ -172,13 +193,18 @@ def _encode_tree(tree, prefix: str, arrays: dict):
     if isinstance(tree, dict):
         return {"dict": {str(k): _encode_tree(v, f"{prefix}/{k}", arrays) for k, v in tree.items()}}
     if isinstance(tree, list | tuple) and not hasattr(tree, "_fields"):
-        return {"list" if isinstance(tree, list) else "tuple":
-                [_encode_tree(v, f"{prefix}/{i}", arrays) for i, v in enumerate(tree)]}
+        return {
+            "list" if isinstance(tree, list) else "tuple": [
+                _encode_tree(v, f"{prefix}/{i}", arrays) for i, v in enumerate(tree)
+            ]
+        }
     if isinstance(tree, jax.Array | np.ndarray | np.generic | float | int):
         arrays[prefix] = np.asarray(tree)
         return {"leaf": prefix}
-    raise TypeError(f"save: cannot store params of type {type(tree).__name__}; params must be "
-                    "arrays nested in dicts, lists or tuples.")
+    raise TypeError(
+        f"save: cannot store params of type {type(tree).__name__}; params must be "
+        "arrays nested in dicts, lists or tuples."
+    )
 
 
 def _decode_tree(spec, arrays):
@@ -224,8 +250,9 @@ def load(path) -> SweepResult:
         raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
     axes = {}
     for ax in meta["axes"]:
-        axes[ax["name"]] = (arrays[f"axis/{ax['name']}"] if ax["kind"] == "numeric"
-                            else tuple(ax["labels"]))
+        axes[ax["name"]] = (
+            arrays[f"axis/{ax['name']}"] if ax["kind"] == "numeric" else tuple(ax["labels"])
+        )
     return SweepResult(
         axes=axes,
         step=arrays["step"],

@@ -65,8 +65,17 @@ def _all_finite(tree) -> jax.Array:
     return ok
 
 
-def trajectory(problem: Problem, optimizer, oracle, key, *, steps: int, log_every: int = 1,
-               keep_params: bool = True, metrics: tuple = ()) -> Trace:
+def trajectory(
+    problem: Problem,
+    optimizer,
+    oracle,
+    key,
+    *,
+    steps: int,
+    log_every: int = 1,
+    keep_params: bool = True,
+    metrics: tuple = (),
+) -> Trace:
     """One run as a pure, traceable function (no validation; see `jd.run`).
 
     The run key is split once into an init key (for a random ``init``) and the
@@ -80,8 +89,11 @@ def trajectory(problem: Problem, optimizer, oracle, key, *, steps: int, log_ever
 
     def log(x):
         loss, grads = objective_and_grad(x)
-        out = {"loss": loss, "grad_norm": optax.tree.norm(grads),
-               "metrics": {name: fn(x) for name, fn in metrics}}
+        out = {
+            "loss": loss,
+            "grad_norm": optax.tree.norm(grads),
+            "metrics": {name: fn(x) for name, fn in metrics},
+        }
         if keep_params:
             out["params"] = x
         return out
@@ -91,8 +103,9 @@ def trajectory(problem: Problem, optimizer, oracle, key, *, steps: int, log_ever
         batch_loss, grads = oracle(problem, x, t, oracle_key)
         if isinstance(optimizer, optax.GradientTransformationExtraArgs):
             # Line-search methods (optax.lbfgs) also want the value and the batch loss.
-            extra = dict(value=batch_loss, grad=grads,
-                         value_fn=oracle.value_fn(problem, t, oracle_key))
+            extra = dict(
+                value=batch_loss, grad=grads, value_fn=oracle.value_fn(problem, t, oracle_key)
+            )
             updates, state = optimizer.update(grads, state, x, **extra)
         else:
             updates, state = optimizer.update(grads, state, x)
@@ -108,16 +121,19 @@ def trajectory(problem: Problem, optimizer, oracle, key, *, steps: int, log_ever
 
     carry0 = (params, opt_state, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
     first = log(params)
-    (x_final, _, _, diverged_at), rest = jax.lax.scan(block, carry0, None,
-                                                      length=steps // log_every)
+    (x_final, _, _, diverged_at), rest = jax.lax.scan(
+        block, carry0, None, length=steps // log_every
+    )
     logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
 
     step = jnp.arange(0, steps + 1, log_every, dtype=jnp.int32)
     bad_log = ~jnp.isfinite(logs["loss"])
     first_bad_log = jnp.where(jnp.any(bad_log), step[jnp.argmax(bad_log)], -1)
-    diverged_at = jnp.where(diverged_at < 0, first_bad_log,
-                            jnp.where(first_bad_log < 0, diverged_at,
-                                      jnp.minimum(diverged_at, first_bad_log)))
+    diverged_at = jnp.where(
+        diverged_at < 0,
+        first_bad_log,
+        jnp.where(first_bad_log < 0, diverged_at, jnp.minimum(diverged_at, first_bad_log)),
+    )
     return Trace(
         step=step,
         loss=logs["loss"],
@@ -132,6 +148,7 @@ def trajectory(problem: Problem, optimizer, oracle, key, *, steps: int, log_ever
 
 
 # --- argument checks shared by run and sweep ----------------------------------------
+
 
 def check_steps(steps, log_every) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
@@ -154,28 +171,39 @@ def as_oracle(oracle) -> _oracles.Oracle:
         return oracle
     if callable(oracle):
         return _FunctionOracle(oracle)
-    raise TypeError(f"`oracle` must be an oracle from jd.oracles or a function "
-                    f"(problem, params, step, key) -> (loss, grads), got {oracle!r}.")
+    raise TypeError(
+        f"`oracle` must be an oracle from jd.oracles or a function "
+        f"(problem, params, step, key) -> (loss, grads), got {oracle!r}."
+    )
 
 
 def check_problem(problem) -> None:
     if not isinstance(problem, Problem):
-        raise TypeError(f"`problem` must be a jd.Problem (e.g. jd.problems.quadratic()), got {problem!r}.")
+        raise TypeError(
+            f"`problem` must be a jd.Problem (e.g. jd.problems.quadratic()), got {problem!r}."
+        )
 
 
 def check_optimizer(optimizer, where: str = "`optimizer`") -> None:
-    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")
-            and callable(optimizer.init) and callable(optimizer.update)):
-        raise TypeError(f"{where} must be an optax GradientTransformation (e.g. optax.sgd(0.1)), "
-                        f"got {optimizer!r}.")
+    if not (
+        hasattr(optimizer, "init")
+        and hasattr(optimizer, "update")
+        and callable(optimizer.init)
+        and callable(optimizer.update)
+    ):
+        raise TypeError(
+            f"{where} must be an optax GradientTransformation (e.g. optax.sgd(0.1)), "
+            f"got {optimizer!r}."
+        )
 
 
 def check_metrics(metrics) -> tuple:
     if metrics is None:
         return ()
     if not isinstance(metrics, Mapping):
-        raise TypeError("`metrics` must be a dict name -> fn(params) -> scalar, "
-                        f"got {type(metrics).__name__}.")
+        raise TypeError(
+            f"`metrics` must be a dict name -> fn(params) -> scalar, got {type(metrics).__name__}."
+        )
     reserved = {"loss", "grad_norm"}
     for name, fn in metrics.items():
         if not isinstance(name, str) or not callable(fn):
@@ -198,12 +226,22 @@ def as_key(key):
     raise TypeError(f"`key` must be jax.random.key(seed), an int seed or None, got {key!r}.")
 
 
-_run_program = jax.jit(trajectory, static_argnames=("optimizer", "steps", "log_every",
-                                                    "keep_params", "metrics"))
+_run_program = jax.jit(
+    trajectory, static_argnames=("optimizer", "steps", "log_every", "keep_params", "metrics")
+)
 
 
-def run(problem: Problem, optimizer, *, steps: int, oracle=None, key=None, log_every: int = 1,
-        keep_params: bool = True, metrics: Mapping[str, Callable] | None = None) -> Trace:
+def run(
+    problem: Problem,
+    optimizer,
+    *,
+    steps: int,
+    oracle=None,
+    key=None,
+    log_every: int = 1,
+    keep_params: bool = True,
+    metrics: Mapping[str, Callable] | None = None,
+) -> Trace:
     """Runs one optimizer on one problem for ``steps`` steps and returns its `Trace`.
 
     Iterates: x_0 = init; step t = 1..steps reads the oracle's gradient at x_{t-1}
@@ -239,6 +277,13 @@ def run(problem: Problem, optimizer, *, steps: int, oracle=None, key=None, log_e
     check_steps(steps, log_every)
     oracle = as_oracle(oracle)
     oracle.validate(problem)
-    return _run_program(problem, optimizer, oracle, as_key(key), steps=steps,
-                        log_every=log_every, keep_params=bool(keep_params),
-                        metrics=check_metrics(metrics))
+    return _run_program(
+        problem,
+        optimizer,
+        oracle,
+        as_key(key),
+        steps=steps,
+        log_every=log_every,
+        keep_params=bool(keep_params),
+        metrics=check_metrics(metrics),
+    )

@@ -74,8 +74,10 @@ def _parse_axis(name, values) -> _Axis:
         vals = values.values
         numeric = False
     elif isinstance(values, str) or np.ndim(values) == 0 and not isinstance(values, Sequence):
-        raise ValueError(f"grid[{name!r}] must be a 1-D sequence of values, got {values!r}; "
-                         f"wrap a single value in a list: [{values!r}].")
+        raise ValueError(
+            f"grid[{name!r}] must be a 1-D sequence of values, got {values!r}; "
+            f"wrap a single value in a list: [{values!r}]."
+        )
     else:
         try:
             arr = np.asarray(values)
@@ -83,8 +85,10 @@ def _parse_axis(name, values) -> _Axis:
             arr = np.asarray(list(values), dtype=object)
         numeric = arr.dtype.kind in "biuf"
         if numeric and arr.ndim != 1:
-            raise ValueError(f"grid[{name!r}] must be 1-D, got shape {arr.shape}; give one value "
-                             "per grid point (a 2-D table is two axes: use two grid names).")
+            raise ValueError(
+                f"grid[{name!r}] must be 1-D, got shape {arr.shape}; give one value "
+                "per grid point (a 2-D table is two axes: use two grid names)."
+            )
         if numeric:
             dtype = jnp.result_type(float) if arr.dtype.kind == "f" else jnp.result_type(int)
             vals = arr.astype(dtype if arr.dtype.kind != "b" else bool)
@@ -97,8 +101,10 @@ def _parse_axis(name, values) -> _Axis:
             try:
                 hash(v)
             except TypeError:
-                raise TypeError(f"grid[{name!r}]: static (unrolled) axis values must be hashable, "
-                                f"got {type(v).__name__}; use tuples instead of lists.") from None
+                raise TypeError(
+                    f"grid[{name!r}]: static (unrolled) axis values must be hashable, "
+                    f"got {type(v).__name__}; use tuples instead of lists."
+                ) from None
     return _Axis(name, vals, numeric)
 
 
@@ -119,8 +125,10 @@ def _signature_names(fn, what: str):
         elif p.kind is p.VAR_POSITIONAL:
             continue
         else:
-            raise TypeError(f"{what} takes positional-only parameters; grid values are passed by "
-                            "keyword, so use ordinary parameters named like the grid axes.")
+            raise TypeError(
+                f"{what} takes positional-only parameters; grid values are passed by "
+                "keyword, so use ordinary parameters named like the grid axes."
+            )
     return frozenset(names), required
 
 
@@ -168,17 +176,20 @@ def _resolve_names(axes, make_optimizer, problem, oracle):
         names, required = _signature_names(fn, what)
         missing = required - grid_names
         if missing:
-            raise ValueError(f"`{what}` needs {sorted(missing)} but the grid has no such axis "
-                             f"(grid axes: {sorted(grid_names)}); add them to the grid or give "
-                             "them defaults.")
+            raise ValueError(
+                f"`{what}` needs {sorted(missing)} but the grid has no such axis "
+                f"(grid axes: {sorted(grid_names)}); add them to the grid or give "
+                "them defaults."
+            )
         taken[what] = names
-    untaken = [n for n in grid_names
-               if not any(names is None or n in names for names in taken.values())]
+    untaken = [
+        n for n in grid_names if not any(names is None or n in names for names in taken.values())
+    ]
     if untaken:
         raise ValueError(
             f"grid axes {sorted(untaken)} are not parameters of make_optimizer, problem or oracle "
-            f"(make_optimizer takes {sorted(taken['make_optimizer'] or [])}); rename the axes or add "
-            "keyword parameters with those names to a factory."
+            f"(make_optimizer takes {sorted(taken['make_optimizer'] or [])}); rename the axes or "
+            "add keyword parameters with those names to a factory."
         )
     return taken, oracle_is_factory
 
@@ -207,8 +218,16 @@ def _program(problem, oracle, values, seeds, spec: _Spec):
 
         def cell(point, key, fixed=fixed):
             prob, orc, opt = _build(spec, {**point, **fixed}, problem, oracle)
-            tr = trajectory(prob, opt, orc, key, steps=spec.steps, log_every=spec.log_every,
-                            keep_params=spec.keep_params, metrics=spec.metrics)
+            tr = trajectory(
+                prob,
+                opt,
+                orc,
+                key,
+                steps=spec.steps,
+                log_every=spec.log_every,
+                keep_params=spec.keep_params,
+                metrics=spec.metrics,
+            )
             return tr._replace(step=None)
 
         def over_seeds(point, cell=cell):
@@ -289,8 +308,10 @@ def sweep(
         opt = make_optimizer
         make_optimizer = lambda: opt  # noqa: E731 - a fixed optimizer for every point
     if not callable(make_optimizer):
-        raise TypeError("`make_optimizer` must be a function of grid names returning an optax "
-                        f"optimizer (e.g. lambda lr: optax.sgd(lr)), got {make_optimizer!r}.")
+        raise TypeError(
+            "`make_optimizer` must be a function of grid names returning an optax "
+            f"optimizer (e.g. lambda lr: optax.sgd(lr)), got {make_optimizer!r}."
+        )
     if not (isinstance(problem, Problem) or callable(problem)):
         check_problem(problem)
     taken, oracle_is_factory = _resolve_names(axes, make_optimizer, problem, oracle)
@@ -301,8 +322,10 @@ def sweep(
     points_per_chunk = None
     if chunk_size is not None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < n_seeds:
-            raise ValueError(f"`chunk_size` must be an int >= the number of seeds ({n_seeds}): a "
-                             f"chunk holds whole grid points with all their seeds; got {chunk_size!r}.")
+            raise ValueError(
+                f"`chunk_size` must be an int >= the number of seeds ({n_seeds}): a "
+                f"chunk holds whole grid points with all their seeds; got {chunk_size!r}."
+            )
         points_per_chunk = chunk_size // n_seeds
 
     spec = _Spec(
@@ -388,4 +411,3 @@ def _parse_seeds(seeds) -> list[int]:
     if max(values) >= 2**31:
         raise ValueError("`seeds` must be < 2**31.")
     return values
-

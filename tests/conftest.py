@@ -10,9 +10,9 @@ jax.config.update("jax_enable_x64", True)
 
 _compiles = []
 jax.monitoring.register_event_duration_secs_listener(
-    lambda event, duration, **kw: _compiles.append(event)
-    if event == "/jax/core/compile/backend_compile_duration"
-    else None
+    lambda event, duration, **kw: (
+        _compiles.append(event) if event == "/jax/core/compile/backend_compile_duration" else None
+    )
 )
 
 

@@ -8,8 +8,9 @@ import pytest
 import jaxdescent as jd
 
 N = 10
-PROBLEM = jd.problems.least_squares(np.arange(2 * N, dtype=float).reshape(N, 2) / N,
-                                    np.arange(N, dtype=float))
+PROBLEM = jd.problems.least_squares(
+    np.arange(2 * N, dtype=float).reshape(N, 2) / N, np.arange(N, dtype=float)
+)
 KEY = jax.random.key(7)
 
 
@@ -57,7 +58,7 @@ def test_with_replacement_is_uniform():
     assert np.all(np.abs(counts - 0.1) < 0.01)
     rep = indices(jd.oracles.per_sample("replace"), 1000)[:, 0]
     # With replacement some example repeats within an epoch (prob 1 - 10!/10^10 ~ 0.9996).
-    assert any(len(set(rep[i:i + N])) < N for i in range(0, 1000, N))
+    assert any(len(set(rep[i : i + N])) < N for i in range(0, 1000, N))
 
 
 def test_gaussian_noise_has_the_right_moments():
@@ -82,12 +83,15 @@ def test_examples_per_step():
     assert jd.oracles.gaussian_noise(1.0).examples_per_step(jd.problems.quadratic()) == 1
 
 
-@pytest.mark.parametrize("bad, match", [
-    (lambda: jd.oracles.per_sample("random"), "order"),
-    (lambda: jd.oracles.minibatch(0), "size"),
-    (lambda: jd.oracles.minibatch(2.5), "size"),
-    (lambda: jd.oracles.gaussian_noise(1.0, base="full"), "base"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda: jd.oracles.per_sample("random"), "order"),
+        (lambda: jd.oracles.minibatch(0), "size"),
+        (lambda: jd.oracles.minibatch(2.5), "size"),
+        (lambda: jd.oracles.gaussian_noise(1.0, base="full"), "base"),
+    ],
+)
 def test_bad_oracle_arguments(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
         bad()

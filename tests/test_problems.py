@@ -13,8 +13,15 @@ X_DATA, Y_DATA = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
 def test_seed_mse_values():
     # Seed 002 prints MSE for w = 0.0, 0.1, ..., 0.6.
     p = jd.problems.linear_regression(X_DATA, Y_DATA)
-    printed = {0.0: 18.6666666667, 0.1: 16.8466666667, 0.2: 15.12, 0.3: 13.4866666667,
-               0.4: 11.9466666667, 0.5: 10.5, 0.6: 9.14666666667}
+    printed = {
+        0.0: 18.6666666667,
+        0.1: 16.8466666667,
+        0.2: 15.12,
+        0.3: 13.4866666667,
+        0.4: 11.9466666667,
+        0.5: 10.5,
+        0.6: 9.14666666667,
+    }
     for w, mse in printed.items():
         assert float(p.objective(w)) == pytest.approx(mse, abs=1e-10)
     assert float(p.objective(0.0)) == 56.0 / 3
@@ -64,9 +71,8 @@ def test_quadratic_is_d2l_function():
 
 @pytest.mark.parametrize(
     "problem, point",
-    [
-        (jd.problems.himmelblau(), m) for m in jd.problems.HIMMELBLAU_MINIMA
-    ] + [
+    [(jd.problems.himmelblau(), m) for m in jd.problems.HIMMELBLAU_MINIMA]
+    + [
         (jd.problems.rosenbrock(), (1.0, 1.0)),
         (jd.problems.rosenbrock(a=2.0, b=10.0), (2.0, 4.0)),
         (jd.problems.rosenbrock(init=(0.0, 0.0, 0.0, 0.0)), (1.0, 1.0, 1.0, 1.0)),

@@ -14,8 +14,13 @@ NOISY = jd.oracles.gaussian_noise(1.0)
 
 
 def test_trace_layout_and_logged_values():
-    tr = jd.run(QUAD, SGD, steps=12, log_every=4,
-                metrics={"dist": lambda x: jnp.linalg.norm(x), "x1": lambda x: x[0]})
+    tr = jd.run(
+        QUAD,
+        SGD,
+        steps=12,
+        log_every=4,
+        metrics={"dist": lambda x: jnp.linalg.norm(x), "x1": lambda x: x[0]},
+    )
     np.testing.assert_array_equal(tr.step, [0, 4, 8, 12])
     assert tr.loss.shape == tr.grad_norm.shape == (4,) and tr.params.shape == (4, 2)
     # GD on sum s_i x_i^2 with step eta: x_t = (1 - 2 eta s)^t x_0, exactly
@@ -92,29 +97,40 @@ def test_run_reuses_its_program(compiles):
     opt = optax.adam(0.05)
     jd.run(QUAD, opt, steps=20, oracle=NOISY)
     with compiles.count():
-        jd.run(QUAD.replace(init=jnp.array([1.0, 1.0])), opt, steps=20, oracle=NOISY,
-               key=jax.random.key(9))
+        jd.run(
+            QUAD.replace(init=jnp.array([1.0, 1.0])),
+            opt,
+            steps=20,
+            oracle=NOISY,
+            key=jax.random.key(9),
+        )
     assert compiles.n == 0
 
 
 def test_any_optax_transformation_works():
-    chain = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam(),
-                        optax.scale_by_schedule(optax.cosine_decay_schedule(0.1, 100)),
-                        optax.scale(-1.0))
+    chain = optax.chain(
+        optax.clip_by_global_norm(1.0),
+        optax.scale_by_adam(),
+        optax.scale_by_schedule(optax.cosine_decay_schedule(0.1, 100)),
+        optax.scale(-1.0),
+    )
     for opt in (chain, optax.lbfgs(), optax.sgd(lambda t: 0.1 / (1 + t), momentum=0.9)):
         tr = jd.run(QUAD, opt, steps=100, log_every=100)
         assert float(tr.final_loss) < 1e-2 * float(tr.loss[0]), opt
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(steps=0), "steps"),
-    (dict(steps=-3), "steps"),
-    (dict(steps=10, log_every=3), "log_every"),
-    (dict(steps=10, log_every=0), "log_every"),
-    (dict(steps=10, oracle=jd.oracles.per_sample()), "data"),
-    (dict(steps=10, key="seed"), "key"),
-    (dict(steps=10, metrics={"loss": lambda x: x}), "reserved"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=0), "steps"),
+        (dict(steps=-3), "steps"),
+        (dict(steps=10, log_every=3), "log_every"),
+        (dict(steps=10, log_every=0), "log_every"),
+        (dict(steps=10, oracle=jd.oracles.per_sample()), "data"),
+        (dict(steps=10, key="seed"), "key"),
+        (dict(steps=10, metrics={"loss": lambda x: x}), "reserved"),
+    ],
+)
 def test_bad_run_arguments_fail_before_compiling(kwargs, match, compiles):
     with compiles.count(), pytest.raises((ValueError, TypeError), match=match):
         jd.run(QUAD, SGD, **kwargs)
@@ -133,5 +149,9 @@ def test_bad_problem_inputs():
     with pytest.raises(TypeError, match="Problem"):
         jd.run(lambda x: x, SGD, steps=3)
     with pytest.raises(ValueError, match="larger than the data set"):
-        jd.run(jd.problems.linear_regression([1.0, 2.0], [2.0, 4.0]), SGD, steps=3,
-               oracle=jd.oracles.minibatch(5))
+        jd.run(
+            jd.problems.linear_regression([1.0, 2.0], [2.0, 4.0]),
+            SGD,
+            steps=3,
+            oracle=jd.oracles.minibatch(5),
+        )

@@ -32,8 +32,10 @@ def _vector_init(init, dim: int | None, what: str):
     if x.ndim != 1:
         raise ValueError(f"{what}: `init` must be a 1-D point (d,), got shape {x.shape}.")
     if dim is not None and x.shape[0] != dim:
-        raise ValueError(f"{what}: `init` has {x.shape[0]} coordinates but the problem has {dim}; "
-                         f"pass an init of length {dim}.")
+        raise ValueError(
+            f"{what}: `init` has {x.shape[0]} coordinates but the problem has {dim}; "
+            f"pass an init of length {dim}."
+        )
     return x
 
 
@@ -61,7 +63,9 @@ def quadratic(scales=(1.0, 2.0), init=(-5.0, -2.0)) -> Problem:
     """
     s = jnp.asarray(scales, dtype=jnp.result_type(float))
     if s.ndim != 1 or s.shape[0] == 0:
-        raise ValueError(f"quadratic: `scales` must be a non-empty 1-D sequence, got shape {s.shape}.")
+        raise ValueError(
+            f"quadratic: `scales` must be a non-empty 1-D sequence, got shape {s.shape}."
+        )
     x0 = _vector_init(init, s.shape[0], "quadratic")
     return Problem(
         _quadratic_loss,
@@ -86,8 +90,9 @@ def himmelblau(init=(0.0, 0.0)) -> Problem:
     It has four minima, all of value 0 (``HIMMELBLAU_MINIMA``); ``minimizer`` is
     left unknown since it depends on the start. From (0, 0) Adam reaches (3, 2).
     """
-    return Problem(_himmelblau_loss, _vector_init(init, 2, "himmelblau"), min_value=0.0,
-                   name="himmelblau")
+    return Problem(
+        _himmelblau_loss, _vector_init(init, 2, "himmelblau"), min_value=0.0, name="himmelblau"
+    )
 
 
 def _rosenbrock_loss(x, batch, ab):
@@ -113,8 +118,9 @@ def rosenbrock(a=1.0, b=100.0, init=(-1.5, 2.0)) -> Problem:
         minimizer = jnp.ones(d, ab.dtype)
     else:
         minimizer = None
-    return Problem(_rosenbrock_loss, x0, args=ab, minimizer=minimizer, min_value=0.0,
-                   name="rosenbrock")
+    return Problem(
+        _rosenbrock_loss, x0, args=ab, minimizer=minimizer, min_value=0.0, name="rosenbrock"
+    )
 
 
 def _rastrigin_loss(x, batch, amplitude):
@@ -131,5 +137,12 @@ def rastrigin(dim: int = 2, init=None, amplitude=10.0) -> Problem:
         raise ValueError(f"rastrigin: `dim` must be a positive int, got {dim!r}.")
     x0 = _vector_init(jnp.full((dim,), 2.5) if init is None else init, dim, "rastrigin")
     amp = jnp.asarray(amplitude, dtype=jnp.result_type(float))
-    return Problem(_rastrigin_loss, x0, args=amp, minimizer=jnp.zeros(dim, amp.dtype),
-                   min_value=0.0, smoothness=2 + 4 * jnp.pi**2 * amp, name="rastrigin")
+    return Problem(
+        _rastrigin_loss,
+        x0,
+        args=amp,
+        minimizer=jnp.zeros(dim, amp.dtype),
+        min_value=0.0,
+        smoothness=2 + 4 * jnp.pi**2 * amp,
+        name="rastrigin",
+    )

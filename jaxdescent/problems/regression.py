@@ -59,8 +59,10 @@ def linear_regression(x, y, init=1.0, bias: bool = False) -> Problem:
     xs = _as_1d(x, "linear_regression", "x")
     ys = _as_1d(y, "linear_regression", "y")
     if xs.shape != ys.shape:
-        raise ValueError(f"linear_regression: `x` and `y` need the same length, got {xs.shape[0]} "
-                         f"and {ys.shape[0]}.")
+        raise ValueError(
+            f"linear_regression: `x` and `y` need the same length, got {xs.shape[0]} "
+            f"and {ys.shape[0]}."
+        )
     data = {"x": xs, "y": ys}
     mxx, mx, mxy, my = jnp.mean(xs * xs), jnp.mean(xs), jnp.mean(xs * ys), jnp.mean(ys)
     if not bias:
@@ -82,12 +84,24 @@ def linear_regression(x, y, init=1.0, bias: bool = False) -> Problem:
         smooth, strong = 2 * (tr / 2 + disc), 2 * (tr / 2 - disc)
         if not callable(init):
             if isinstance(init, dict):
-                init = {"w": jnp.asarray(init["w"], dtype=float), "b": jnp.asarray(init["b"], dtype=float)}
+                init = {
+                    "w": jnp.asarray(init["w"], dtype=float),
+                    "b": jnp.asarray(init["b"], dtype=float),
+                }
             else:
-                init = {"w": jnp.asarray(init, dtype=jnp.result_type(float)),
-                        "b": jnp.zeros((), jnp.result_type(float))}
-    p = Problem(loss, init, data=data, minimizer=minimizer, smoothness=smooth,
-                strong_convexity=strong, name="linear_regression")
+                init = {
+                    "w": jnp.asarray(init, dtype=jnp.result_type(float)),
+                    "b": jnp.zeros((), jnp.result_type(float)),
+                }
+    p = Problem(
+        loss,
+        init,
+        data=data,
+        minimizer=minimizer,
+        smoothness=smooth,
+        strong_convexity=strong,
+        name="linear_regression",
+    )
     return p.replace(min_value=p.objective(minimizer))
 
 
@@ -124,6 +138,13 @@ def least_squares(X, y, init=None) -> Problem:
     smooth = 2 * sv[0] ** 2 / n
     strong = 2 * sv[-1] ** 2 / n if n >= d else jnp.zeros((), Xa.dtype)
     w_star = jnp.linalg.lstsq(Xa, ya)[0]
-    p = Problem(_least_squares_loss, init, data={"X": Xa, "y": ya}, minimizer=w_star,
-                smoothness=smooth, strong_convexity=strong, name="least_squares")
+    p = Problem(
+        _least_squares_loss,
+        init,
+        data={"X": Xa, "y": ya},
+        minimizer=w_star,
+        smoothness=smooth,
+        strong_convexity=strong,
+        name="least_squares",
+    )
     return p.replace(min_value=p.objective(w_star))
