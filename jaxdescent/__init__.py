@@ -1,6 +1,6 @@
 """jaxdescent: gradient methods as pure JAX functions, swept as one compiled program."""
 
-from jaxdescent import bounds, oracles, problems, schedules
+from jaxdescent import bounds, metrics, oracles, problems, schedules, search
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
 from jaxdescent.run import Trace, run
@@ -14,10 +14,12 @@ __all__ = [
     "Trace",
     "bounds",
     "load",
+    "metrics",
     "oracles",
     "problems",
     "run",
     "schedules",
+    "search",
     "static",
     "sweep",
 ]

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdescent import metrics as _metrics
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
 
@@ -57,6 +58,17 @@ class _FunctionOracle(_oracles.Oracle):
         return self.fn(problem, params, step, key)
 
 
+class _Carry(NamedTuple):
+    """What the scan carries from step to step."""
+
+    params: Any
+    opt_state: Any
+    step: Any
+    diverged_at: Any
+    avg_sum: Any  # sum_t w_t x_{t-1} (None without averaging)
+    avg_weight: Any  # sum_t w_t
+
+
 def _all_finite(tree) -> jax.Array:
     leaves = jax.tree.leaves(tree)
     ok = jnp.array(True)
@@ -75,6 +87,7 @@ def trajectory(
     log_every: int = 1,
     keep_params: bool = True,
     metrics: tuple = (),
+    average=None,
 ) -> Trace:
     """One run as a pure, traceable function (no validation; see `jd.run`).
 
@@ -86,20 +99,26 @@ def trajectory(
     params = problem.initial_params(init_key)
     opt_state = optimizer.init(params)
     objective_and_grad = jax.value_and_grad(problem.objective)
+    metric_fns = [(name, _metrics.resolve(fn, problem)) for name, fn in metrics]
+    avg_fns = _metrics.average_metrics(problem) if average is not None else {}
 
-    def log(x):
+    def log(carry: _Carry):
+        x = carry.params
         loss, grads = objective_and_grad(x)
-        out = {
-            "loss": loss,
-            "grad_norm": optax.tree.norm(grads),
-            "metrics": {name: fn(x) for name, fn in metrics},
-        }
+        values = {name: fn(x) for name, fn in metric_fns}
+        if avg_fns:
+            w = carry.avg_weight
+            x_bar = jax.tree.map(
+                lambda s, x0: jnp.where(w > 0, s / jnp.where(w > 0, w, 1), x0), carry.avg_sum, x
+            )
+            values.update({name: fn(x_bar) for name, fn in avg_fns.items()})
+        out = {"loss": loss, "grad_norm": optax.tree.norm(grads), "metrics": values}
         if keep_params:
             out["params"] = x
         return out
 
-    def one_step(carry, _):
-        x, state, t, diverged_at = carry
+    def one_step(carry: _Carry, _):
+        x, state, t = carry.params, carry.opt_state, carry.step
         batch_loss, grads = oracle(problem, x, t, oracle_key)
         if isinstance(optimizer, optax.GradientTransformationExtraArgs):
             # Line-search methods (optax.lbfgs) also want the value and the batch loss.
@@ -109,26 +128,37 @@ def trajectory(
             updates, state = optimizer.update(grads, state, x, **extra)
         else:
             updates, state = optimizer.update(grads, state, x)
-        x = optax.apply_updates(x, updates)
-        t = t + 1
-        bad = ~(jnp.isfinite(batch_loss) & _all_finite(grads) & _all_finite(x))
-        diverged_at = jnp.where((diverged_at < 0) & bad, t, diverged_at)
-        return (x, state, t, diverged_at), None
+        new_x = optax.apply_updates(x, updates)
+        avg_sum, avg_weight = carry.avg_sum, carry.avg_weight
+        if avg_fns:
+            w = _metrics.average_weight(average, t, updates, grads)
+            avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
+            avg_weight = avg_weight + w
+        bad = ~(jnp.isfinite(batch_loss) & _all_finite(grads) & _all_finite(new_x))
+        diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
+        return _Carry(new_x, state, t + 1, diverged_at, avg_sum, avg_weight), None
 
     def block(carry, _):
         carry, _ = jax.lax.scan(one_step, carry, None, length=log_every)
-        return carry, log(carry[0])
+        return carry, log(carry)
 
-    carry0 = (params, opt_state, jnp.zeros((), jnp.int32), jnp.full((), -1, jnp.int32))
-    first = log(params)
-    (x_final, _, _, diverged_at), rest = jax.lax.scan(
-        block, carry0, None, length=steps // log_every
+    carry0 = _Carry(
+        params,
+        opt_state,
+        jnp.zeros((), jnp.int32),
+        jnp.full((), -1, jnp.int32),
+        jax.tree.map(jnp.zeros_like, params) if avg_fns else None,
+        jnp.zeros((), jnp.result_type(float)) if avg_fns else None,
     )
+    first = log(carry0)
+    last, rest = jax.lax.scan(block, carry0, None, length=steps // log_every)
+    x_final = last.params
     logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
 
     step = jnp.arange(0, steps + 1, log_every, dtype=jnp.int32)
     bad_log = ~jnp.isfinite(logs["loss"])
     first_bad_log = jnp.where(jnp.any(bad_log), step[jnp.argmax(bad_log)], -1)
+    diverged_at = last.diverged_at
     diverged_at = jnp.where(
         diverged_at < 0,
         first_bad_log,
@@ -204,13 +234,34 @@ def check_metrics(metrics) -> tuple:
         raise TypeError(
             f"`metrics` must be a dict name -> fn(params) -> scalar, got {type(metrics).__name__}."
         )
-    reserved = {"loss", "grad_norm"}
+    reserved = {"loss", "grad_norm", "avg_loss", "avg_suboptimality", "avg_distance"}
     for name, fn in metrics.items():
-        if not isinstance(name, str) or not callable(fn):
-            raise TypeError(f"`metrics` entries must be str -> function, got {name!r}: {fn!r}.")
+        builtin = isinstance(fn, str) and fn in _metrics.BUILTIN
+        if not isinstance(name, str) or not (callable(fn) or builtin):
+            raise TypeError(
+                f"`metrics` entries must be str -> function or one of {_metrics.BUILTIN}, "
+                f"got {name!r}: {fn!r}."
+            )
         if name in reserved:
             raise ValueError(f"`metrics` name {name!r} is reserved (always logged); rename it.")
     return tuple(metrics.items())
+
+
+def check_average(average):
+    if average is None or average in _metrics.AVERAGES or callable(average):
+        return average
+    raise ValueError(
+        f"`average` must be None, one of {_metrics.AVERAGES} or a function count -> weight, "
+        f"got {average!r}."
+    )
+
+
+def check_against_problem(problem, metrics: tuple, average) -> None:
+    """Built-in metrics and averaging need constants the problem may not know."""
+    for _, fn in metrics:
+        _metrics.resolve(fn, problem)
+    if average is not None:
+        _metrics.average_metrics(problem)
 
 
 def as_key(key):
@@ -227,7 +278,8 @@ def as_key(key):
 
 
 _run_program = jax.jit(
-    trajectory, static_argnames=("optimizer", "steps", "log_every", "keep_params", "metrics")
+    trajectory,
+    static_argnames=("optimizer", "steps", "log_every", "keep_params", "metrics", "average"),
 )
 
 
@@ -241,6 +293,7 @@ def run(
     log_every: int = 1,
     keep_params: bool = True,
     metrics: Mapping[str, Callable] | None = None,
+    average=None,
 ) -> Trace:
     """Runs one optimizer on one problem for ``steps`` steps and returns its `Trace`.
 
@@ -258,7 +311,12 @@ def run(
         bitwise the same trace.
       log_every: log every this many steps; must divide ``steps``.
       keep_params: log the iterates themselves.
-      metrics: dict ``name -> fn(params) -> scalar`` evaluated at every logged iterate.
+      metrics: dict ``name -> fn(params) -> scalar`` (or a built-in name,
+        ``"distance"`` or ``"suboptimality"``, see `jd.metrics`) evaluated at every
+        logged iterate; results in ``trace.metrics[name]``.
+      average: track the weighted average iterate x_bar_t and log ``avg_loss``
+        (and ``avg_suboptimality`` / ``avg_distance``): ``"step"`` (weights eta_t, the
+        iterate of d2l's convex bound), ``"uniform"`` or a function ``count -> weight``.
 
     Example:
       >>> import optax, jaxdescent as jd
@@ -277,6 +335,9 @@ def run(
     check_steps(steps, log_every)
     oracle = as_oracle(oracle)
     oracle.validate(problem)
+    metrics = check_metrics(metrics)
+    average = check_average(average)
+    check_against_problem(problem, metrics, average)
     return _run_program(
         problem,
         optimizer,
@@ -285,5 +346,6 @@ def run(
         steps=steps,
         log_every=log_every,
         keep_params=bool(keep_params),
-        metrics=check_metrics(metrics),
+        metrics=metrics,
+        average=average,
     )

@@ -26,6 +26,8 @@ from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, axis_label
 from jaxdescent.run import (
     as_oracle,
+    check_against_problem,
+    check_average,
     check_metrics,
     check_optimizer,
     check_problem,
@@ -155,6 +157,7 @@ class _Spec(NamedTuple):
     log_every: int
     keep_params: bool
     metrics: tuple
+    average: Any
     points_per_chunk: int | None
 
 
@@ -227,6 +230,7 @@ def _program(problem, oracle, values, seeds, spec: _Spec):
                 log_every=spec.log_every,
                 keep_params=spec.keep_params,
                 metrics=spec.metrics,
+                average=spec.average,
             )
             return tr._replace(step=None)
 
@@ -265,6 +269,7 @@ def sweep(
     log_every: int = 1,
     keep_params: bool = True,
     metrics: Mapping[str, Callable] | None = None,
+    average=None,
     chunk_size: int | None = None,
 ) -> SweepResult:
     """Runs every grid point x seed as one jit-compiled, vmapped program.
@@ -280,7 +285,7 @@ def sweep(
         factory (make_optimizer, problem, oracle) whose signature names it.
       seeds: n (seeds 0..n-1) or a sequence of distinct non-negative ints; seed s
         runs with ``jax.random.key(s)``, the same stream at every grid point.
-      steps, log_every, keep_params, metrics: as in `jd.run`.
+      steps, log_every, keep_params, metrics, average: as in `jd.run`.
       oracle: an oracle, a function-oracle, or a function of grid names returning
         an oracle (e.g. ``lambda noise: jd.oracles.gaussian_noise(noise)``).
       chunk_size: at most this many runs (grid points x seeds) in memory at once
@@ -304,6 +309,7 @@ def sweep(
     axes = [_parse_axis(name, values) for name, values in grid.items()]
     seed_values = _parse_seeds(seeds)
     metrics_t = check_metrics(metrics)
+    average = check_average(average)
     if isinstance(make_optimizer, tuple) and hasattr(make_optimizer, "update"):
         opt = make_optimizer
         make_optimizer = lambda: opt  # noqa: E731 - a fixed optimizer for every point
@@ -343,6 +349,7 @@ def sweep(
         log_every=log_every,
         keep_params=bool(keep_params),
         metrics=metrics_t,
+        average=average,
         points_per_chunk=points_per_chunk,
     )
     problem_arg = problem if isinstance(problem, Problem) else None
@@ -359,6 +366,7 @@ def sweep(
             raise TypeError(f"the `problem` factory must return a jd.Problem, got {prob!r}.")
         check_optimizer(opt, "`make_optimizer(...)`")
         orc.validate(prob)
+        check_against_problem(prob, metrics_t, average)
         probe = probe or (prob, orc)
 
     mesh = np.meshgrid(*[a.values for a in axes if a.numeric], indexing="ij")
@@ -373,6 +381,7 @@ def sweep(
         "make_optimizer": getattr(make_optimizer, "__qualname__", repr(make_optimizer)),
         "steps": steps,
         "log_every": log_every,
+        "average": average if average is None or isinstance(average, str) else axis_label(average),
         "static_axes": {n: [axis_label(v) for v in vals] for n, vals in unrolled},
         "chunk_size": chunk_size,
     }

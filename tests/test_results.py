@@ -52,8 +52,17 @@ def test_round_trip_is_exact(result, tmp_path):
     path = tmp_path / "sweep.npz"
     result.save(path)
     back = jd.load(path)
-    for field in ("step", "loss", "grad_norm", "params", "metrics", "final_params",
-                  "final_loss", "diverged", "diverged_at"):
+    for field in (
+        "step",
+        "loss",
+        "grad_norm",
+        "params",
+        "metrics",
+        "final_params",
+        "final_loss",
+        "diverged",
+        "diverged_at",
+    ):
         assert_same(getattr(result, field), getattr(back, field))
     assert list(back.axes) == ["lr", "schedule", "seed"]
     np.testing.assert_array_equal(back.axes["lr"], result.axes["lr"])
@@ -62,8 +71,10 @@ def test_round_trip_is_exact(result, tmp_path):
     np.testing.assert_array_equal(back.axes["seed"], [2, 4])
     assert back.meta == result.meta and back.meta["steps"] == 12
     # selection works the same on the loaded result (static axes by label)
-    assert_same(back.sel(lr=0.05, schedule="decay", seed=4).loss,
-                result.sel(lr=0.05, schedule=decay, seed=4).loss)
+    assert_same(
+        back.sel(lr=0.05, schedule="decay", seed=4).loss,
+        result.sel(lr=0.05, schedule=decay, seed=4).loss,
+    )
     assert [f.name for f in tmp_path.iterdir()] == ["sweep.npz"]
 
 
