@@ -139,7 +139,10 @@ def trajectory(
         return _Carry(new_x, state, t + 1, diverged_at, avg_sum, avg_weight), None
 
     def block(carry, _):
-        carry, _ = jax.lax.scan(one_step, carry, None, length=log_every)
+        if log_every == 1:
+            carry, _ = one_step(carry, None)
+        else:
+            carry, _ = jax.lax.scan(one_step, carry, None, length=log_every)
         return carry, log(carry)
 
     carry0 = _Carry(
