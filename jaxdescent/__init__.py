@@ -1,6 +1,7 @@
 """jaxdescent: gradient methods as pure JAX functions, swept as one compiled program."""
 
-from jaxdescent import bounds, metrics, oracles, problems, schedules, search
+from jaxdescent import bounds, metrics, oracles, plots, problems, schedules, search
+from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
 from jaxdescent.run import Trace, run
@@ -16,10 +17,12 @@ __all__ = [
     "load",
     "metrics",
     "oracles",
+    "plots",
     "problems",
     "run",
     "schedules",
     "search",
+    "smooth",
     "static",
     "sweep",
 ]

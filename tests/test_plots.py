@@ -1,0 +1,142 @@
+"""`jd.plots`: the artists each figure draws (lines, bands, scales, markers, labels)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PathCollection, PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+import jaxdescent as jd  # noqa: E402
+
+QUAD = jd.problems.quadratic()
+NOISY = jd.oracles.gaussian_noise(1.0)
+
+
+def sgd_m(lr, momentum):
+    return optax.sgd(lr, momentum=momentum)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return jd.sweep(
+        QUAD,
+        sgd_m,
+        {"lr": [0.01, 0.1, 0.3, 100.0], "momentum": [0.0, 0.9]},
+        seeds=5,
+        steps=60,
+        oracle=NOISY,
+        log_every=5,
+    )
+
+
+def bands(ax):
+    return [c for c in ax.collections if isinstance(c, PolyCollection)]
+
+
+def test_smooth_is_an_ewma():
+    x = np.array([[0.0, 1.0, 1.0, 1.0], [2.0, 2.0, 0.0, 0.0]])
+    s = np.asarray(jd.smooth(x, 0.5))
+    np.testing.assert_allclose(s[0], [0.0, 0.5, 0.75, 0.875])
+    np.testing.assert_allclose(s[1], [2.0, 2.0, 1.0, 0.5])
+    np.testing.assert_array_equal(np.asarray(jd.smooth(x, 1.0)), x)
+    with pytest.raises(ValueError, match="alpha"):
+        jd.smooth(x, 0.0)
+
+
+def test_loss_curves_lines_bands_scales(result):
+    fig = jd.plots.loss_curves(result, select={"momentum": 0.0}, title="SGD")
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 4 and len(bands(ax)) == 4
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "linear"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "lr=0.01",
+        "lr=0.1",
+        "lr=0.3",
+        "lr=100",
+    ]
+    assert ax.get_xlabel() == "step" and "median" in ax.get_ylabel() and ax.get_title() == "SGD"
+    # the line is the median over seeds of the selected cell
+    np.testing.assert_allclose(
+        ax.get_lines()[1].get_ydata(),
+        np.median(np.asarray(result.sel(lr=0.1, momentum=0.0).loss), 0),
+    )
+    fig = jd.plots.loss_curves(
+        result,
+        select={"lr": 0.1},
+        band=None,
+        smoothing=0.3,
+        logx=True,
+        x="examples",
+        examples_per_step=1,
+    )
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2 and not bands(ax) and ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "examples seen"
+
+
+def test_trace_2d_contours_and_paths(result):
+    fig = jd.plots.trace_2d(QUAD, result, select={"lr": 0.1, "momentum": 0.9}, markers=[[0, 0]])
+    ax = fig.axes[0]
+    paths = [ln for ln in ax.get_lines() if ln.get_marker() == "o"]
+    assert len(paths) == 5  # one path per seed
+    np.testing.assert_allclose(paths[0].get_xydata()[0], [-5.0, -2.0])
+    assert ax.collections, "contour lines are drawn"
+    tr = jd.run(QUAD, optax.sgd(0.1), steps=20)
+    fig = jd.plots.trace_2d(QUAD, tr)
+    assert len(fig.axes[0].get_lines()) == 1
+
+
+def test_lr_sensitivity_marks_divergence(result):
+    fig = jd.plots.lr_sensitivity(result)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "lr"
+    assert len(ax.get_lines()) == 2 and len(bands(ax)) == 2  # momentum 0 and 0.9
+    marks = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert marks, "diverged learning rates are marked"
+    assert np.asarray(result.diverged)[3].all()
+    xs = np.concatenate([m.get_offsets()[:, 0] for m in marks])
+    assert 100.0 in xs
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("diverged" in t for t in labels)
+
+
+def test_bound_vs_empirical(result):
+    bound = np.linspace(10, 1, 60)
+    fig = jd.plots.bound_vs_empirical(
+        result, bound, metric="loss", select={"lr": 0.1, "momentum": 0.0}, bound_label="d2l 12.4.17"
+    )
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2 and len(bands(ax)) == 1
+    assert ax.get_lines()[1].get_linestyle() == "--"
+    assert "d2l 12.4.17" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+
+
+def test_landscape_1d_2d_and_refinement():
+    line = jd.problems.linear_regression([1.0, 2, 3], [2.0, 4, 6])
+    fig = jd.plots.landscape(jd.search.grid_search(line, np.arange(0.0, 4.1, 0.1)))
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2 and ax.get_xlabel() == "w"
+    np.testing.assert_allclose(ax.get_lines()[1].get_xydata()[0], [2.0, 0.0], atol=1e-12)
+    fig = jd.plots.landscape(jd.search.refine_search(line, (0.0, 4.0), levels=3, points=5))
+    assert len(fig.axes[0].get_lines()) == 1 + 3 + 1
+    grid = jd.search.grid_search(jd.problems.himmelblau(), [np.linspace(-6, 6, 50)] * 2)
+    fig = jd.plots.landscape(grid, log=True)
+    assert len(fig.axes) == 2  # the map and its colorbar
+
+
+def test_heatmap_over_two_axes(result):
+    fig = jd.plots.heatmap(result, x="lr", y="momentum")
+    ax = fig.axes[0]
+    img = ax.get_images()[0]
+    assert img.get_array().shape == (2, 4)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.01", "0.1", "0.3", "100"]
+    marks = [c for c in ax.collections if isinstance(c, PathCollection)]
+    np.testing.assert_array_equal(marks[0].get_offsets()[:, 0], [3, 3])  # lr=100 diverged
+    with pytest.raises(ValueError, match="select"):
+        jd.plots.heatmap(result, x="lr", y="seed")
