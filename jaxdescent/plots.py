@@ -397,7 +397,13 @@ def landscape(
     base = refine.levels[0] if refine else search_result
     fig, ax = _axes(ax, figsize=(6.0, 4.0) if len(base.axes) == 1 else (5.5, 4.5))
     if len(base.axes) == 1:
-        ax.plot(base.axes[0], base.values, "-", lw=1.6, label="objective")
+        xs, ys = base.axes[0], base.values
+        if refine:  # every evaluated point, in order, traces the objective
+            xs = np.concatenate([lvl.axes[0] for lvl in refine.levels])
+            ys = np.concatenate([lvl.values for lvl in refine.levels])
+            order = np.argsort(xs)
+            xs, ys = xs[order], ys[order]
+        ax.plot(xs, ys, "-", lw=1.2, color="0.6" if refine else None, label="objective")
         if refine:
             for i, lvl in enumerate(refine.levels):
                 ax.plot(lvl.axes[0], lvl.values, "o", ms=4, label=f"level {i}")
