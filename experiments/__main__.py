@@ -1,6 +1,6 @@
 """Runs every experiment and writes a browsable report: ``DIR/index.html``.
 
-    python -m experiments [--out report] [--quick] [--only NAME ...]
+python -m experiments [--out report] [--quick] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def write_index(out: Path, records: list[dict], seconds: float, quick: bool) -> 
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}",
         "figure{display:inline-block;margin:.5em;max-width:520px;vertical-align:top}",
         "img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.9em}",
-        "table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ccc;padding:2px 6px}",
+        "table{border-collapse:collapse;font-size:.9em}",
+        "td,th{border:1px solid #ccc;padding:2px 6px}",
         "nav a{margin-right:1em}</style></head><body>",
         "<h1>jaxdescent experiments</h1>",
         f"<p>{len(records)} experiments, {seconds:.1f} s in all"
@@ -47,12 +48,17 @@ def write_index(out: Path, records: list[dict], seconds: float, quick: bool) -> 
         parts.append(f"<p>{html.escape(r['description'])}</p>")
         parts.append("<table><tr><th>headline</th><th>value</th></tr>")
         for k, v in r["headline"].items():
-            parts.append(f"<tr><td>{html.escape(k)}</td><td>{html.escape(_common._short(v))}</td></tr>")
+            parts.append(
+                f"<tr><td>{html.escape(k)}</td><td>{html.escape(_common._short(v))}</td></tr>"
+            )
         parts.append(f"</table><p><small>{r['seconds']['total']:.1f} s</small></p>")
         for f in r["figures"]:
             src = f"{r['name']}/{f['file']}"
-            parts.append(f"<figure><a href='{src}'><img src='{src}' alt='{html.escape(f['caption'])}'>"
-                         f"</a><figcaption>{html.escape(f['caption'])}</figcaption></figure>")
+            cap = html.escape(f["caption"])
+            parts.append(
+                f"<figure><a href='{src}'><img src='{src}' alt='{cap}'></a>"
+                f"<figcaption>{cap}</figcaption></figure>"
+            )
     parts.append("</body></html>")
     path = out / "index.html"
     path.write_text("\n".join(parts), encoding="utf-8")
@@ -73,8 +79,9 @@ def main(argv=None):
     records = [_common.run(name, args.out, args.quick) for name in names]
     seconds = time.perf_counter() - t0
     index = write_index(args.out, records, seconds, args.quick)
-    (args.out / "summary.json").write_text(json.dumps(
-        {r["name"]: r["headline"] for r in records}, indent=2))
+    (args.out / "summary.json").write_text(
+        json.dumps({r["name"]: r["headline"] for r in records}, indent=2)
+    )
     print(f"\nwrote {index} ({len(records)} experiments, {seconds:.1f} s)")
 
 

@@ -27,30 +27,47 @@ def compute(quick: bool = False) -> dict:
         "refine": jd.search.refine_search(line, (0.0, 3.3), levels=5, points=5),
         "rastrigin_coarse": jd.search.refine_search(ras, [(-4.5, 5.5)], levels=6, points=5),
         "rastrigin_fine": jd.search.refine_search(ras, [(-4.5, 5.5)], levels=6, points=21),
-        "costs": {d: jd.search.refine_search(jd.problems.rastrigin(dim=d), [(-1.0, 1.0)] * d,
-                                             levels=2, points=5).evaluations
-                  for d in (1, 2, 3)},
-        "himmelblau": jd.search.grid_search(jd.problems.himmelblau(),
-                                            [np.arange(-6.0, 6.0, 0.1)] * 2),
+        "costs": {
+            d: jd.search.refine_search(
+                jd.problems.rastrigin(dim=d), [(-1.0, 1.0)] * d, levels=2, points=5
+            ).evaluations
+            for d in (1, 2, 3)
+        },
+        "himmelblau": jd.search.grid_search(
+            jd.problems.himmelblau(), [np.arange(-6.0, 6.0, 0.1)] * 2
+        ),
     }
 
 
 def plot(data: dict, out) -> list:
     return [
-        figure(jd.plots.landscape(data["grid"], title="MSE of y = w x on the seeds' data"),
-               "mse_vs_w", "MSE against w for w = 0.0, 0.1, ..., 4.0 (seed 002's loop as one "
-               "vmapped call); the star marks the grid minimum w = 2."),
-        figure(jd.plots.landscape(data["refine"], title="coarse-to-fine search"),
-               "refine_line", "Coarse-to-fine search on the same MSE: 5 points per level, each "
-               "level one grid cell either side of the previous best."),
-        figure(jd.plots.landscape(data["rastrigin_coarse"], title="refinement misses the global "
-                                  "minimum (Rastrigin)"),
-               "refine_rastrigin", "On Rastrigin (a local minimum near every integer) a coarse "
-               "first grid picks the basin of -2 and every finer level stays there: f = "
-               f"{data['rastrigin_coarse'].best_value:.3f} instead of 0."),
-        figure(jd.plots.landscape(data["himmelblau"], log=True, title="Himmelblau landscape"),
-               "himmelblau_grid", "Himmelblau's function on a 120 x 120 grid (log10 scale): the "
-               "two-dimensional search the notes warn costs points squared."),
+        figure(
+            jd.plots.landscape(data["grid"], title="MSE of y = w x on the seeds' data"),
+            "mse_vs_w",
+            "MSE against w for w = 0.0, 0.1, ..., 4.0 (seed 002's loop as one "
+            "vmapped call); the star marks the grid minimum w = 2.",
+        ),
+        figure(
+            jd.plots.landscape(data["refine"], title="coarse-to-fine search"),
+            "refine_line",
+            "Coarse-to-fine search on the same MSE: 5 points per level, each "
+            "level one grid cell either side of the previous best.",
+        ),
+        figure(
+            jd.plots.landscape(
+                data["rastrigin_coarse"], title="refinement misses the global minimum (Rastrigin)"
+            ),
+            "refine_rastrigin",
+            "On Rastrigin (a local minimum near every integer) a coarse "
+            "first grid picks the basin of -2 and every finer level stays there: f = "
+            f"{data['rastrigin_coarse'].best_value:.3f} instead of 0.",
+        ),
+        figure(
+            jd.plots.landscape(data["himmelblau"], log=True, title="Himmelblau landscape"),
+            "himmelblau_grid",
+            "Himmelblau's function on a 120 x 120 grid (log10 scale): the "
+            "two-dimensional search the notes warn costs points squared.",
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -13,7 +14,7 @@ import numpy as np
 
 from jaxdescent.run import Trace
 
-__all__ = ["SweepResult", "load", "axis_label"]
+__all__ = ["Best", "SweepResult", "load", "axis_label"]
 
 _FORMAT = "jaxdescent.SweepResult/1"
 
@@ -23,6 +24,15 @@ def axis_label(value) -> str:
     if isinstance(value, str):
         return value
     return getattr(value, "__name__", None) or repr(value)
+
+
+class Best(NamedTuple):
+    """What `SweepResult.best` chose: per combination of the other grid axes."""
+
+    values: Any  # the best axis value
+    index: Any  # its position on the axis
+    score: Any  # its score (median final loss over seeds, diverged runs ignored)
+    result: Any  # the SweepResult restricted to those choices
 
 
 class SweepResult(NamedTuple):
@@ -160,6 +170,154 @@ class SweepResult(NamedTuple):
         if not axes:
             return Trace(step=self.step, **picked)
         return self._replace(axes=axes, **picked)
+
+    # -- reductions --------------------------------------------------------------------
+    _PER_RUN = ("loss", "grad_norm", "params", "metrics", "final_params", "final_loss")
+
+    def _reduce(self, axis: str, fn, new_axes: dict):
+        self._check_axis(axis)
+        pos = list(self.axes).index(axis)
+
+        def red(a):
+            if a is None:
+                return None
+            a = np.asarray(a)
+            return fn(a, pos) if np.issubdtype(a.dtype, np.floating) else fn(a.astype(float), pos)
+
+        with np.errstate(all="ignore"):
+            picked = {f: jax.tree.map(red, getattr(self, f)) for f in self._PER_RUN}
+        div = np.asarray(self.diverged)
+        at = np.asarray(self.diverged_at)
+        picked["diverged"] = np.any(div, axis=pos)
+        picked["diverged_at"] = np.where(
+            picked["diverged"], np.min(np.where(div, at, np.iinfo(at.dtype).max), axis=pos), -1
+        )
+        if not new_axes:
+            return Trace(step=self.step, **picked)
+        return self._replace(axes=new_axes, **picked)
+
+    def mean(self, axis: str = "seed"):
+        """The mean over one axis (e.g. ``"seed"``); ``diverged`` becomes "any run diverged"
+        and ``diverged_at`` the earliest such step. Non-finite values propagate."""
+        axes = {k: v for k, v in self.axes.items() if k != axis}
+        return self._reduce(axis, lambda a, p: np.mean(a, axis=p), axes)
+
+    def quantile(self, q, axis: str = "seed"):
+        """Quantile(s) ``q`` over one axis. A list of q adds a leading ``"quantile"`` axis."""
+        axes = {k: v for k, v in self.axes.items() if k != axis}
+        if np.ndim(q):
+            axes = {"quantile": np.asarray(q, dtype=float), **axes}
+        return self._reduce(axis, lambda a, p: np.quantile(a, q, axis=p), axes)
+
+    def best(self, axis: str = "lr", metric: str = "final_loss", reduce: str = "median"):
+        """The best value of ``axis`` for every combination of the other grid axes.
+
+        The score of a configuration is the ``reduce`` ("median" or "mean") over seeds of
+        ``metric`` ("final_loss", "best_loss" = the lowest logged loss, or the last value
+        of a logged metric), ignoring runs that diverged; a configuration whose every
+        seed diverged scores +inf. Returns a `Best` with the chosen values, their scores,
+        and the result restricted to them (``axis`` removed).
+        """
+        self._check_axis(axis)
+        if axis == "seed" or "seed" not in self.axes:
+            raise ValueError("best: choose a grid axis of a result that still has its seed axis.")
+        if metric == "final_loss":
+            score = np.asarray(self.final_loss, dtype=float)
+        elif metric == "best_loss":
+            loss = np.asarray(self.loss, dtype=float)
+            score = np.min(np.where(np.isfinite(loss), loss, np.inf), axis=-1)
+        else:
+            score = np.asarray(self.metrics[metric], dtype=float)[..., -1]
+        score = np.where(np.asarray(self.diverged) | ~np.isfinite(score), np.nan, score)
+        seed_pos = list(self.axes).index("seed")
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            agg = (np.nanmedian if reduce == "median" else np.nanmean)(score, axis=seed_pos)
+        agg = np.where(np.isnan(agg), np.inf, agg)
+        names = [n for n in self.axes if n != "seed"]
+        pos = names.index(axis)
+        index = np.argmin(agg, axis=pos)
+        chosen = np.take_along_axis(agg, np.expand_dims(index, pos), pos).squeeze(pos)
+        values = np.asarray(self.axes[axis], dtype=object)[index]
+        if isinstance(self.axes[axis], np.ndarray):
+            values = values.astype(self.axes[axis].dtype)
+
+        def pick(a):
+            if a is None:
+                return None
+            a = np.asarray(a)
+            idx = np.expand_dims(index, pos)
+            idx = idx.reshape(idx.shape + (1,) * (a.ndim - idx.ndim))
+            return np.take_along_axis(a, idx, pos).squeeze(pos)
+
+        fields = self._PER_RUN + ("diverged", "diverged_at")
+        picked = {f: jax.tree.map(pick, getattr(self, f)) for f in fields}
+        axes = {k: v for k, v in self.axes.items() if k != axis}
+        return Best(
+            values=values, index=index, score=chosen, result=self._replace(axes=axes, **picked)
+        )
+
+    # -- interop -----------------------------------------------------------------------
+    def to_xarray(self):
+        """An ``xarray.Dataset`` with dims (grid axes..., seed, step) and, for params,
+        extra dims per leaf (needs ``pip install jaxdescent[xarray]``)."""
+        try:
+            import xarray as xr
+        except ImportError:
+            raise ImportError("to_xarray needs xarray: pip install 'jaxdescent[xarray]'") from None
+        dims = list(self.axes)
+        coords = {
+            k: (np.asarray(v) if isinstance(v, np.ndarray) else [axis_label(x) for x in v])
+            for k, v in self.axes.items()
+        }
+        coords["step"] = np.asarray(self.step)
+        data = {
+            "loss": (dims + ["step"], np.asarray(self.loss)),
+            "grad_norm": (dims + ["step"], np.asarray(self.grad_norm)),
+            "final_loss": (dims, np.asarray(self.final_loss)),
+            "diverged": (dims, np.asarray(self.diverged)),
+            "diverged_at": (dims, np.asarray(self.diverged_at)),
+        }
+        for name, v in self.metrics.items():
+            data[name] = (dims + ["step"], np.asarray(v))
+        for field, extra in (("params", ["step"]), ("final_params", [])):
+            tree = getattr(self, field)
+            if tree is None:
+                continue
+            for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+                name = field + jax.tree_util.keystr(path)
+                leaf = np.asarray(leaf)
+                n_extra = leaf.ndim - len(dims) - len(extra)
+                data[name] = (dims + extra + [f"{name}_dim{i}" for i in range(n_extra)], leaf)
+        return xr.Dataset(data, coords=coords, attrs={"meta": repr(self.meta)})
+
+    def to_dataframe(self):
+        """A tidy ``pandas.DataFrame``: one row per (grid point, seed, logged step) with
+        columns for the axes, step, loss, grad_norm, metrics and diverged (needs
+        ``pip install jaxdescent[pandas]``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "to_dataframe needs pandas: pip install 'jaxdescent[pandas]'"
+            ) from None
+        shape = self.shape + (len(self.step),)
+        index = np.indices(shape).reshape(len(shape), -1)
+        cols = {}
+        for i, (name, values) in enumerate(self.axes.items()):
+            vals = (
+                np.asarray(values)
+                if isinstance(values, np.ndarray)
+                else np.asarray([axis_label(v) for v in values], dtype=object)
+            )
+            cols[name] = vals[index[i]]
+        cols["step"] = np.asarray(self.step)[index[-1]]
+        cols["loss"] = np.asarray(self.loss).reshape(-1)
+        cols["grad_norm"] = np.asarray(self.grad_norm).reshape(-1)
+        for name, v in self.metrics.items():
+            cols[name] = np.asarray(v).reshape(-1)
+        cols["diverged"] = np.repeat(np.asarray(self.diverged).reshape(-1), len(self.step))
+        return pd.DataFrame(cols)
 
     # -- saving ------------------------------------------------------------------------
     def save(self, path) -> None:

@@ -104,3 +104,77 @@ def test_load_rejects_other_files(tmp_path):
 def test_repr_is_a_summary(result):
     text = repr(result)
     assert "lr=2" in text and "schedule=2" in text and "seed=2" in text and "n_log=5" in text
+
+
+def sgd_m(lr, momentum):
+    return optax.sgd(lr, momentum=momentum)
+
+
+@pytest.fixture(scope="module")
+def grid_result():
+    quad = jd.problems.quadratic()
+    return jd.sweep(
+        quad,
+        sgd_m,
+        {"lr": [0.01, 0.1, 0.3, 100.0], "momentum": [0.0, 0.9]},
+        seeds=4,
+        steps=60,
+        oracle=jd.oracles.gaussian_noise(1.0),
+        log_every=20,
+    )
+
+
+def test_mean_and_quantile_over_seeds(grid_result):
+    r = grid_result
+    m = r.mean("seed")
+    assert list(m.axes) == ["lr", "momentum"] and m.loss.shape == (4, 2, 4)
+    np.testing.assert_allclose(m.loss, np.asarray(r.loss).mean(axis=2), rtol=1e-12)
+    np.testing.assert_array_equal(m.diverged, np.asarray(r.diverged).any(axis=2))
+    assert np.all(np.asarray(m.diverged)[3]) and not np.any(np.asarray(m.diverged)[:3])
+    np.testing.assert_array_equal(m.diverged_at[3], np.asarray(r.diverged_at)[3].min(axis=-1))
+    q = r.quantile([0.1, 0.5, 0.9])
+    assert list(q.axes) == ["quantile", "lr", "momentum"] and q.loss.shape == (3, 4, 2, 4)
+    np.testing.assert_allclose(q.loss[1][:3], np.median(np.asarray(r.loss)[:3], axis=2), rtol=1e-12)
+    cell = r.sel(lr=0.1, momentum=0.9).mean("seed")
+    assert isinstance(cell, jd.Trace) and cell.loss.shape == (4,)
+
+
+def test_best_ignores_diverged_runs(grid_result):
+    r = grid_result
+    b = r.best("lr")
+    final = np.asarray(r.final_loss)
+    med = np.median(final[:3], axis=2)  # lr = 100 diverged for every seed
+    np.testing.assert_array_equal(b.index, np.argmin(med, axis=0))
+    np.testing.assert_allclose(b.score, med.min(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(b.values, np.asarray(r.axes["lr"])[b.index])
+    assert list(b.result.axes) == ["momentum", "seed"] and b.result.loss.shape == (2, 4, 4)
+    np.testing.assert_array_equal(b.result.loss[1], np.asarray(r.loss)[b.index[1], 1])
+    with pytest.raises(ValueError, match="seed"):
+        r.best("seed")
+
+
+def test_to_xarray_and_dataframe(grid_result):
+    r = grid_result
+    ds = r.to_xarray()
+    assert ds["loss"].dims == ("lr", "momentum", "seed", "step")
+    np.testing.assert_array_equal(ds["loss"].values, np.asarray(r.loss))
+    np.testing.assert_array_equal(ds["params"].values, np.asarray(r.params))
+    df = r.to_dataframe()
+    assert len(df) == 4 * 2 * 4 * 4
+    assert list(df.columns[:4]) == ["lr", "momentum", "seed", "step"]
+    row = df[
+        np.isclose(df.momentum, 0.9) & (df.seed == 2) & (df.step == 20) & np.isclose(df.lr, 0.1)
+    ]
+    assert len(row) == 1
+    assert float(row.loss.iloc[0]) == float(r.sel(lr=0.1, momentum=0.9, seed=2).loss[1])
+
+
+def test_missing_extras_name_the_install(grid_result, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xarray", None)
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match=r"jaxdescent\[xarray\]"):
+        grid_result.to_xarray()
+    with pytest.raises(ImportError, match=r"jaxdescent\[pandas\]"):
+        grid_result.to_dataframe()
