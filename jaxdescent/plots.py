@@ -274,6 +274,7 @@ def lr_sensitivity(
     select: dict | None = None,
     band: Sequence[float] | None = (0.1, 0.9),
     logy: bool = True,
+    mark: str = "diverged",
     ax=None,
     title: str | None = None,
     labels: Sequence[str] | None = None,
@@ -282,7 +283,10 @@ def lr_sensitivity(
 
     The median over seeds with a quantile band; one line per combination of the other
     grid axes. A learning rate at which some seed diverged is marked with an ``x`` at
-    the top of the axes (labelled "diverged"), never hidden.
+    the top of the axes (labelled "diverged"), never hidden; the size of the mark grows
+    with the fraction of seeds. ``mark="unstable"`` also marks runs whose final loss
+    ended above their initial loss (see `SweepResult.unstable`), which does not depend
+    on whether the blow-up reached the float limit.
 
     Args:
       metric: "final_loss" (the loss at the last step) or "best_loss" (the minimum
@@ -308,23 +312,25 @@ def lr_sensitivity(
     diverged = diverged.reshape(-1, len(xs), diverged.shape[-1])
     fig, ax = _axes(ax)
     names = list(labels) if labels is not None else _labels(other)
-    finite = values[np.isfinite(values)]
-    top = np.max(finite) if finite.size else 1.0
+    flagged = np.transpose(_flags(result, mark), perm).reshape(diverged.shape)
+    top_of_axes = ax.get_xaxis_transform()  # x in data, y in axes fraction
     for i in range(values.shape[0]):
         med, lo, hi = _band(np.moveaxis(values[i], -1, 0), band)
         (line,) = ax.plot(xs, med, "-o", ms=3, label=names[i] or metric)
         if band is not None and values.shape[-1] > 1:
             ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
-        frac = diverged[i].mean(-1)
+        frac = flagged[i].mean(-1)
         hit = frac > 0
         if np.any(hit):
             ax.scatter(
                 xs[hit],
-                np.full(hit.sum(), top * (3.0 if logy else 1.05)),
+                np.full(hit.sum(), 0.97),
+                transform=top_of_axes,
+                clip_on=False,
                 marker="x",
                 s=30 + 60 * frac[hit],
                 color=line.get_color(),
-                label=f"diverged ({names[i]})" if names[i] else "diverged",
+                label=f"{mark} ({names[i]})" if names[i] else mark,
                 zorder=3,
             )
     ax.set_xscale("log")
@@ -443,12 +449,18 @@ def heatmap(
     metric: str = "final_loss",
     select: dict | None = None,
     log: bool = True,
+    mark: str = "diverged",
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
     ax=None,
     title: str | None = None,
 ):
     """The median over seeds of ``metric`` over two grid axes (e.g. lr x momentum).
 
-    Cells where any seed diverged are marked with a red ``x``.
+    Cells are at integer positions labelled with the axis values. Cells where any seed
+    diverged (``mark="unstable"``: or ended above its initial loss) get a red ``x``.
+    ``vmin``/``vmax`` clip the color scale (in log10 units when ``log``).
     """
     result = _select(result, select)
     rest = [a for a in result.axes if a not in (x, y, "seed")]
@@ -460,25 +472,36 @@ def heatmap(
     else:
         values = np.asarray(result.metrics[metric])[..., -1]
     values = np.transpose(values, perm).astype(float)
-    diverged = np.transpose(np.asarray(result.diverged), perm).any(-1)
+    diverged = np.transpose(_flags(result, mark), perm).any(-1)
     with np.errstate(all="ignore"), _quiet():
         med = np.nanmedian(np.where(np.isfinite(values), values, np.nan), axis=-1)
-    shown = np.log10(med) if log else med
+    if log:
+        shown = np.log10(np.where(med > 0, med, np.finfo(float).tiny))
+    else:
+        shown = med
     fig, ax = _axes(ax, figsize=(6.0, 4.5))
-    im = ax.imshow(shown, origin="lower", aspect="auto", cmap="viridis")
+    im = ax.imshow(shown, origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
     fig.colorbar(im, ax=ax, label=f"log10 {metric}" if log else metric)
     xs, ys = result.axes[x], result.axes[y]
     ax.set_xticks(range(len(xs)), [_tick(v) for v in xs], rotation=45, fontsize="small")
     ax.set_yticks(range(len(ys)), [_tick(v) for v in ys], fontsize="small")
     iy, ix = np.nonzero(diverged)
     if iy.size:
-        ax.scatter(ix, iy, marker="x", color="red", s=40, label="diverged")
+        ax.scatter(ix, iy, marker="x", color="red", s=40, label=mark)
         ax.legend(fontsize="small", loc="upper right")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if title:
         ax.set_title(title)
     return fig
+
+
+def _flags(result, mark: str):
+    if mark == "diverged":
+        return np.asarray(result.diverged)
+    if mark == "unstable":
+        return np.asarray(result.unstable())
+    raise ValueError(f"`mark` must be 'diverged' or 'unstable', got {mark!r}.")
 
 
 def _tick(v) -> str:

@@ -171,6 +171,15 @@ class SweepResult(NamedTuple):
             return Trace(step=self.step, **picked)
         return self._replace(axes=axes, **picked)
 
+    def unstable(self, factor: float = 1.0):
+        """Runs that diverged (non-finite) or whose final loss ended above ``factor`` times
+        their initial loss: a blow-up criterion that does not depend on the precision
+        (float32 overflows long before float64)."""
+        loss = np.asarray(self.loss, dtype=float)
+        with np.errstate(invalid="ignore"):
+            grew = ~(loss[..., -1] <= factor * loss[..., 0])
+        return np.asarray(self.diverged) | grew
+
     # -- reductions --------------------------------------------------------------------
     _PER_RUN = ("loss", "grad_norm", "params", "metrics", "final_params", "final_loss")
 

@@ -34,3 +34,10 @@ class CompileCounter:
 @pytest.fixture
 def compiles():
     return CompileCounter()
+
+
+@pytest.fixture
+def float32():
+    """Runs a test in float32, as users run the experiments (x64 is on for the rest)."""
+    with jax.enable_x64(False):
+        yield

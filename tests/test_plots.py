@@ -140,3 +140,14 @@ def test_heatmap_over_two_axes(result):
     np.testing.assert_array_equal(marks[0].get_offsets()[:, 0], [3, 3])  # lr=100 diverged
     with pytest.raises(ValueError, match="select"):
         jd.plots.heatmap(result, x="lr", y="seed")
+
+
+def test_marks_can_flag_unstable_runs():
+    r = jd.sweep(QUAD, lambda lr: optax.sgd(lr), {"lr": [0.1, 0.6]}, seeds=2, steps=30)
+    ax = jd.plots.lr_sensitivity(r).axes[0]
+    assert not [c for c in ax.collections if isinstance(c, PathCollection)]
+    ax = jd.plots.lr_sensitivity(r, mark="unstable").axes[0]
+    marks = [c for c in ax.collections if isinstance(c, PathCollection)]
+    np.testing.assert_allclose(marks[0].get_offsets()[:, 0], [0.6])
+    with pytest.raises(ValueError, match="mark"):
+        jd.plots.lr_sensitivity(r, mark="exploded")

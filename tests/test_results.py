@@ -178,3 +178,11 @@ def test_missing_extras_name_the_install(grid_result, monkeypatch):
         grid_result.to_xarray()
     with pytest.raises(ImportError, match=r"jaxdescent\[pandas\]"):
         grid_result.to_dataframe()
+
+
+def test_unstable_catches_growth_before_overflow():
+    quad = jd.problems.quadratic()
+    r = jd.sweep(quad, lambda lr: optax.sgd(lr), {"lr": [0.1, 0.6, 1e3]}, seeds=2, steps=30)
+    # lr 0.6 > 2/L = 0.5 grows like 1.4^t: finite after 30 steps, but unstable
+    np.testing.assert_array_equal(np.asarray(r.diverged)[:, 0], [False, False, True])
+    np.testing.assert_array_equal(r.unstable()[:, 0], [False, True, True])
