@@ -182,7 +182,7 @@ def test_missing_extras_name_the_install(grid_result, monkeypatch):
 
 def test_unstable_catches_growth_before_overflow():
     quad = jd.problems.quadratic()
-    r = jd.sweep(quad, lambda lr: optax.sgd(lr), {"lr": [0.1, 0.6, 1e3]}, seeds=2, steps=30)
+    r = jd.sweep(quad, lambda lr: optax.sgd(lr), {"lr": [0.1, 0.6, 1e6]}, seeds=2, steps=30)
     # lr 0.6 > 2/L = 0.5 grows like 1.4^t: finite after 30 steps, but unstable
     np.testing.assert_array_equal(np.asarray(r.diverged)[:, 0], [False, False, True])
     np.testing.assert_array_equal(r.unstable()[:, 0], [False, True, True])
