@@ -37,6 +37,7 @@ __all__ = [
     "gd_smooth_convex_classical",
     "gd_stable_step",
     "gd_strongly_convex",
+    "quadratic_sgd_grad_bound",
     "quadratic_sgd_moments",
     "sgd_convex",
     "sgd_convex_optimal",
@@ -322,13 +323,22 @@ def gd_smooth_convex(
 
 
 def gd_smooth_convex_classical(
-    L: Any = None, r: Any = None, steps: int | None = None, *, problem: Any = None
+    L: Any = None,
+    r: Any = None,
+    steps: int | None = None,
+    step_size: Any = None,
+    *,
+    problem: Any = None,
 ) -> jax.Array:
-    """Classical bound for gradient descent with step ``1/L`` on an L-smooth convex function.
+    """Classical bound for gradient descent with step ``gamma <= 1/L`` on an L-smooth convex
+    function.
 
-    For convex, L-smooth ``f``, ``||x_0 - x*|| <= r`` and GD with step ``1 / L``::
+    For convex, L-smooth ``f``, ``||x_0 - x*|| <= r`` and GD with step ``gamma`` (default
+    ``1 / L``)::
 
-        f(x_n) - f*  <=  L * r**2 / (2 * n),    n = 1, ..., steps.
+        f(x_n) - f*  <=  r**2 / (2 * gamma * n),    n = 1, ..., steps,
+
+    which is ``L r^2 / (2 n)`` at ``gamma = 1/L``.
 
     The textbook rate (e.g. Nesterov's or Bubeck's lecture notes); it is looser than the tight
     ``gd_smooth_convex(L, r, steps)`` by a factor ``(4 n + 2) / (2 n)``, about 2.
@@ -337,6 +347,7 @@ def gd_smooth_convex_classical(
       L: smoothness constant; may be traced. Taken from ``problem.smoothness`` if ``None``.
       r: bound on ``||x_0 - x*||``; may be traced. Taken from ``problem`` if ``None``.
       steps: number of steps; a static Python int ``>= 1``.
+      step_size: the step ``gamma`` (``<= 1/L``); default ``1/L``; may be traced.
       problem: optional problem to read ``L`` and ``r`` from.
 
     Returns:
@@ -353,7 +364,8 @@ def gd_smooth_convex_classical(
     steps = _static_steps(steps)
     L, r = _resolve(problem, L=L, r=r)
     n = jnp.arange(1, steps + 1)
-    return _as_float(L * r**2 / (2 * n))
+    gamma = 1.0 / _as_float(L) if step_size is None else _as_float(step_size)
+    return _as_float(r**2 / (2 * gamma * n))
 
 
 def gd_strongly_convex(
@@ -526,18 +538,46 @@ def quadratic_sgd_moments(scales: Any, init: Any, etas: Any, noise: Any) -> Mome
             f"{tuple(init.shape)})."
         ) from err
     dtype = jnp.result_type(init, scales, etas, noise, float)
-    scales = scales.astype(dtype)
-    etas = etas.astype(dtype)
-    noise_var = jnp.asarray(noise, dtype) ** 2
-    m0 = jnp.broadcast_to(init.astype(dtype), shape)
-    v0 = jnp.zeros(shape, dtype)
+    return _moments(
+        jnp.broadcast_to(init.astype(dtype), shape),
+        scales.astype(dtype),
+        etas.astype(dtype),
+        jnp.asarray(noise, dtype),
+    )
 
+
+@jax.jit
+def _moments(m0, scales, etas, noise) -> Moments:
     def step(carry, eta):
         m, v = carry
         m = m - eta * (2 * scales * m)
-        v = (1 - 2 * eta * scales) ** 2 * v + eta**2 * noise_var
+        v = (1 - 2 * eta * scales) ** 2 * v + eta**2 * noise**2
         return (m, v), (m, v)
 
-    _, (mean, var) = jax.lax.scan(step, (m0, v0), etas)
+    _, (mean, var) = jax.lax.scan(step, (m0, jnp.zeros_like(m0)), etas)
     axes = tuple(range(1, mean.ndim))
     return Moments(mean=mean, std=jnp.sqrt(var), sq_dist=jnp.sum(mean**2 + var, axis=axes))
+
+
+def quadratic_sgd_grad_bound(scales: Any, init: Any, etas: Any, noise: Any) -> jax.Array:
+    """The exact G of d2l's bound for SGD with N(0, noise^2) gradient noise on sum_i s_i x_i^2.
+
+    The convex bound (12.4.17) needs E||g_t||^2 <= G^2 at every iterate where a gradient
+    is taken, x_0 .. x_{T-1}. Here g_t = 2 s * x_t + noise * z_t, so
+    E||g_t||^2 = sum_i (2 s_i)^2 (m_{t,i}^2 + v_{t,i}) + d noise^2, exactly, from
+    `quadratic_sgd_moments`; this returns G = sqrt(max_t E||g_t||^2).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxdescent import bounds
+      >>> float(bounds.quadratic_sgd_grad_bound(jnp.array([1.0]), jnp.array([3.0]),
+      ...                                       jnp.full(5, 0.1), noise=0.0))  # |2 * 3|
+      6.0
+    """
+    mom = quadratic_sgd_moments(scales, init, etas, noise)
+    init = jnp.broadcast_to(jnp.asarray(init, mom.mean.dtype), mom.mean.shape[1:])
+    scales = jnp.broadcast_to(jnp.asarray(scales, mom.mean.dtype), init.shape)
+    second = jnp.concatenate([init[None] ** 2, mom.mean[:-1] ** 2 + mom.std[:-1] ** 2])
+    axes = tuple(range(1, second.ndim))
+    per_step = jnp.sum((2 * scales) ** 2 * second, axis=axes) + init.size * jnp.asarray(noise) ** 2
+    return jnp.sqrt(jnp.max(per_step))

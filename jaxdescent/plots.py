@@ -326,7 +326,6 @@ def lr_sensitivity(
                 xs[hit],
                 np.full(hit.sum(), 0.97),
                 transform=top_of_axes,
-                clip_on=False,
                 marker="x",
                 s=30 + 60 * frac[hit],
                 color=line.get_color(),
@@ -334,6 +333,7 @@ def lr_sensitivity(
                 zorder=3,
             )
     ax.set_xscale("log")
+    ax.set_xlim(xs.min() / 1.3, xs.max() * 1.3)  # marks of fully diverged rates stay inside
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(axis)
@@ -371,7 +371,12 @@ def bound_vs_empirical(
     for i, vals in enumerate(values):
         v = np.where(np.isfinite(vals), vals, np.nan)[:, keep]
         mean = np.nanmean(v, axis=0)
-        (line,) = ax.plot(steps[keep], mean, lw=1.8, label=("empirical mean " + names[i]).strip())
+        (line,) = ax.plot(
+            steps[keep],
+            mean,
+            lw=1.8,
+            label=(("empirical mean " if v.shape[0] > 1 else "empirical ") + names[i]).strip(),
+        )
         if band is not None and v.shape[0] > 1:
             lo, hi = np.nanquantile(v, band, axis=0)
             ax.fill_between(steps[keep], lo, hi, color=line.get_color(), alpha=0.2, lw=0)

@@ -144,6 +144,7 @@ class SweepResult(NamedTuple):
         def take(a):
             if a is None:
                 return None
+            a = np.asarray(a)  # index on the host: no gather is compiled per selection
             pos = 0
             for i in index:
                 lead = (slice(None),) * pos

@@ -292,7 +292,7 @@ def sweep(
         (grid points are processed in chunks with ``lax.map``; same results).
 
     Returns:
-      A `SweepResult` with arrays shaped (*grid_shape, n_seeds, ...). Every cell
+      A `SweepResult` of NumPy arrays shaped (*grid_shape, n_seeds, ...). Every cell
       equals ``jd.run(problem_at_point, make_optimizer(**point), key=key(s), ...)``.
 
     Example:
@@ -372,6 +372,7 @@ def sweep(
     mesh = np.meshgrid(*[a.values for a in axes if a.numeric], indexing="ij")
     values = {name: m.reshape(-1) for name, m in zip(numeric, mesh)}
     out = _program(problem_arg, oracle_arg, values, np.asarray(seed_values), spec=spec)
+    out = jax.tree.map(np.asarray, out)  # host arrays (zero-copy on CPU): analysis compiles nothing
 
     result_axes = {a.name: a.values for a in axes}
     result_axes["seed"] = np.asarray(seed_values)

@@ -51,6 +51,9 @@ def test_mean_averaged_suboptimality_stays_under_the_convex_bound():
                 [INIT[None] ** 2, np.asarray(mom.mean) ** 2 + np.asarray(mom.std) ** 2]
             )[:steps]
             G = np.sqrt(np.max(((2 * SCALES) ** 2 * second).sum(1)) + len(SCALES) * NOISE**2)
+            assert np.isclose(
+                G, float(jd.bounds.quadratic_sgd_grad_bound(SCALES, INIT, etas, NOISE))
+            )
             bound = np.asarray(jd.bounds.sgd_convex(r, G, etas))
             logged = emp[i, j, 1:]  # T = 10, 20, ..., 200
             assert np.all(logged <= bound[log_every - 1 :: log_every]), (lr, family.__name__)
