@@ -4,7 +4,7 @@ from jaxdescent import bounds, metrics, oracles, plots, problems, schedules, sea
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
-from jaxdescent.run import Trace, run
+from jaxdescent.run import Trace, run, run_keys
 from jaxdescent.sweep import static, sweep
 
 __version__ = "0.1.0"
@@ -20,6 +20,7 @@ __all__ = [
     "plots",
     "problems",
     "run",
+    "run_keys",
     "schedules",
     "search",
     "smooth",

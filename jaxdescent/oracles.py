@@ -22,7 +22,14 @@ import jax.numpy as jnp
 
 from jaxdescent.problem import Problem
 
-__all__ = ["Oracle", "full_batch", "per_sample", "minibatch", "gaussian_noise"]
+__all__ = [
+    "Oracle",
+    "full_batch",
+    "per_sample",
+    "minibatch",
+    "gaussian_noise",
+    "shuffled_positions",
+]
 
 _ORDERS = ("cyclic", "shuffle", "replace")
 
@@ -32,6 +39,54 @@ def _loss_key(problem: Problem, key, step):
     if not problem.stochastic:
         return None
     return jax.random.fold_in(jax.random.fold_in(key, 0x10557), step)
+
+
+_FEISTEL_ROUNDS = 8
+_SORT_BELOW = 256
+
+
+def _mix(x, k):
+    """A 32-bit integer hash of ``x`` under round key ``k`` (murmur3's finalizer)."""
+    h = x ^ k
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)
+
+
+def shuffled_positions(key, positions, n: int):
+    """Where ``positions`` land under a keyed random permutation of ``range(n)``.
+
+    For ``n <= 256`` this is ``jax.random.permutation(key, n)`` (exactly uniform; sorting
+    so few keys is cheap). Beyond, the permutation is a balanced 8-round Feistel
+    network on the smallest power-of-four domain that holds ``n``, with round keys
+    drawn from ``key``, restricted to ``range(n)`` by cycle walking (re-applying it
+    until the value falls inside; fewer than 4 times on average). Either way it is a
+    bijection of ``range(n)``, so one epoch visits every example exactly once; the
+    Feistel path costs O(1) per position, so a step never sorts the whole data set.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> from jaxdescent.oracles import shuffled_positions
+      >>> p = shuffled_positions(jax.random.key(0), jnp.arange(10), 10)
+      >>> sorted(np.asarray(p).tolist()) == list(range(10))
+      True
+    """
+    half = max(1, (max(n - 1, 1).bit_length() + 1) // 2)
+    mask = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (_FEISTEL_ROUNDS,), jnp.uint32)
+
+    def feistel(x):
+        left, right = x >> half, x & mask
+        for r in range(_FEISTEL_ROUNDS):
+            left, right = right, left ^ (_mix(right, round_keys[r]) & mask)
+        return (left << half) | right
+
+    if n <= _SORT_BELOW:  # small data sets: a sorted shuffle is cheap and exactly uniform
+        return jax.random.permutation(key, n)[jnp.asarray(positions)]
+    x = feistel(jnp.asarray(positions, jnp.uint32))
+    x = jax.lax.while_loop(lambda x: jnp.any(x >= n), lambda x: jnp.where(x >= n, feistel(x), x), x)
+    return x.astype(jnp.int32)
 
 
 class Oracle:
@@ -97,8 +152,8 @@ class Sampled(Oracle):
         epoch, pos = step // per_epoch, step % per_epoch
         if self.order == "cyclic":
             return pos * self.size + jnp.arange(self.size)
-        order = jax.random.permutation(jax.random.fold_in(jax.random.fold_in(key, 0x5A3), epoch), n)
-        return jax.lax.dynamic_slice_in_dim(order, pos * self.size, self.size)
+        epoch_key = jax.random.fold_in(jax.random.fold_in(key, 0x5A3), epoch)
+        return shuffled_positions(epoch_key, pos * self.size + jnp.arange(self.size), n)
 
     def value_fn(self, problem, step, key):
         idx = self.indices(problem.n_examples, step, key)

@@ -20,7 +20,7 @@ from jaxdescent import metrics as _metrics
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
 
-__all__ = ["Trace", "run", "trajectory"]
+__all__ = ["Trace", "run", "run_keys", "trajectory"]
 
 
 class Trace(NamedTuple):
@@ -77,6 +77,17 @@ def _all_finite(tree) -> jax.Array:
     return ok
 
 
+def run_keys(key):
+    """The two keys a run derives from its key: ``(init_key, oracle_key)``.
+
+    ``init_key`` draws a random ``init``; ``oracle_key`` is what the oracle receives at
+    every step (so ``oracle.indices(n, step, oracle_key)`` are the examples a run of
+    ``key`` reads). Works on a batch of keys under ``jax.vmap``.
+    """
+    init_key, oracle_key = jax.random.split(key)
+    return init_key, oracle_key
+
+
 def trajectory(
     problem: Problem,
     optimizer,
@@ -95,7 +106,7 @@ def trajectory(
     oracle's key. Steps are a ``lax.scan`` over blocks of ``log_every`` inner steps,
     so the program's size depends on neither ``steps`` nor ``log_every``.
     """
-    init_key, oracle_key = jax.random.split(key)
+    init_key, oracle_key = run_keys(key)
     params = problem.initial_params(init_key)
     opt_state = optimizer.init(params)
     objective_and_grad = jax.value_and_grad(problem.objective)

@@ -95,3 +95,29 @@ def test_examples_per_step():
 def test_bad_oracle_arguments(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
         bad()
+
+
+def test_shuffle_permutations_are_close_to_uniform():
+    # all 24 orders of 4 examples, over 24,000 epochs: each ~1/24 (chi-square test)
+    keys = jax.random.split(jax.random.key(11), 24_000)
+    perms = np.asarray(jax.vmap(lambda k: jd.oracles.shuffled_positions(k, jnp.arange(4), 4))(keys))
+    codes = perms @ np.array([64, 16, 4, 1])
+    counts = np.unique(codes, return_counts=True)[1]
+    assert len(counts) == 24
+    chi2 = ((counts - 1000) ** 2 / 1000).sum()
+    assert chi2 < 49.7  # the 0.999 quantile of chi-square with 23 degrees of freedom
+    for n in (1, 2, 3, 7, 100, 257, 1000, 1797, 4096):
+        p = np.asarray(jd.oracles.shuffled_positions(jax.random.key(n), jnp.arange(n), n))
+        np.testing.assert_array_equal(np.sort(p), np.arange(n))
+
+
+def test_large_shuffles_are_close_to_uniform():
+    # the O(1) Feistel path (n > 256): where positions 0 and 1 land, over 20,000 epochs
+    n = 300
+    keys = jax.random.split(jax.random.key(5), 20_000)
+    img = np.asarray(jax.vmap(lambda k: jd.oracles.shuffled_positions(k, jnp.arange(2), n))(keys))
+    for col in img.T:  # position -> 10 bins of 30 targets, each expected 2,000 times
+        counts = np.bincount(col // 30, minlength=10)
+        assert ((counts - 2000) ** 2 / 2000).sum() < 27.9  # chi-square, 9 dof, 0.999
+    assert abs((img[:, 0] < img[:, 1]).mean() - 0.5) < 0.015
+    assert np.all(img[:, 0] != img[:, 1])
