@@ -142,6 +142,7 @@ def loss_curves(
     smoothing: float | None = None,
     x: str = "step",
     examples_per_step: float | None = None,
+    n_examples: int | None = None,
     logx: bool = False,
     logy: bool = True,
     ax=None,
@@ -157,7 +158,9 @@ def loss_curves(
       select: ``result.sel(**select)`` first (e.g. ``{"momentum": 0.9}``).
       band: quantiles of the band over seeds, or None.
       smoothing: EWMA ``alpha`` (see `smooth`) applied per seed before summarizing.
-      x: "step", or "examples" (step x ``examples_per_step``: compare GD and SGD by data read).
+      x: "step", "examples" (step x ``examples_per_step``: compare GD and SGD by data
+        read; see ``oracle.examples_per_step(problem)``) or "epochs" (examples /
+        ``n_examples``).
       logx, logy: log scales.
       labels: legend labels, one per configuration (default: axis=value).
     """
@@ -166,12 +169,16 @@ def loss_curves(
     if smoothing is not None:
         values = np.asarray(smooth(values, smoothing, axis=-1))
     steps = np.asarray(result.step, dtype=float)
-    if x == "examples":
+    if x in ("examples", "epochs"):
         if examples_per_step is None:
-            raise ValueError("loss_curves: x='examples' needs examples_per_step=.")
+            raise ValueError(f"loss_curves: x={x!r} needs examples_per_step=.")
         steps = steps * examples_per_step
+        if x == "epochs":
+            if not n_examples:
+                raise ValueError("loss_curves: x='epochs' needs n_examples= (the data set size).")
+            steps = steps / n_examples
     elif x != "step":
-        raise ValueError(f"loss_curves: x must be 'step' or 'examples', got {x!r}.")
+        raise ValueError(f"loss_curves: x must be 'step', 'examples' or 'epochs', got {x!r}.")
     fig, ax = _axes(ax)
     names = list(labels) if labels is not None else _labels(axes)
     keep = steps > 0 if logx else np.ones(len(steps), bool)
@@ -180,7 +187,7 @@ def loss_curves(
         (line,) = ax.plot(steps[keep], med, label=names[i] or metric, lw=1.6)
         if band is not None and vals.shape[0] > 1:
             ax.fill_between(steps[keep], lo, hi, color=line.get_color(), alpha=0.2, lw=0)
-    ax.set_xlabel("examples seen" if x == "examples" else "step")
+    ax.set_xlabel({"examples": "examples seen", "epochs": "epoch"}.get(x, "step"))
     ax.set_ylabel(metric + (" (median over seeds)" if values.shape[1] > 1 else ""))
     if logx:
         ax.set_xscale("log")  # step 0 is not drawn on a log axis
@@ -275,6 +282,7 @@ def lr_sensitivity(
     band: Sequence[float] | None = (0.1, 0.9),
     logy: bool = True,
     mark: str = "diverged",
+    ymax: float | None = None,
     ax=None,
     title: str | None = None,
     labels: Sequence[str] | None = None,
@@ -286,7 +294,7 @@ def lr_sensitivity(
     the top of the axes (labelled "diverged"), never hidden; the size of the mark grows
     with the fraction of seeds. ``mark="unstable"`` also marks runs whose final loss
     ended above their initial loss (see `SweepResult.unstable`), which does not depend
-    on whether the blow-up reached the float limit.
+    on whether the blow-up reached the float limit. ``ymax`` caps the y axis.
 
     Args:
       metric: "final_loss" (the loss at the last step) or "best_loss" (the minimum
@@ -334,6 +342,8 @@ def lr_sensitivity(
             )
     ax.set_xscale("log")
     ax.set_xlim(xs.min() / 1.3, xs.max() * 1.3)  # marks of fully diverged rates stay inside
+    if ymax is not None:  # a huge but finite blow-up would squash every other curve
+        ax.set_ylim(top=ymax)
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(axis)
@@ -354,6 +364,7 @@ def bound_vs_empirical(
     bound_label: str = "bound",
     logx: bool = True,
     logy: bool = True,
+    xlabel: str = "step T",
     ax=None,
     title: str | None = None,
 ):
@@ -388,7 +399,7 @@ def bound_vs_empirical(
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("step T")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
     ax.legend(fontsize="small")
     if title:

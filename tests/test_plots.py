@@ -151,3 +151,19 @@ def test_marks_can_flag_unstable_runs():
     np.testing.assert_allclose(marks[0].get_offsets()[:, 0], [0.6])
     with pytest.raises(ValueError, match="mark"):
         jd.plots.lr_sensitivity(r, mark="exploded")
+
+
+def test_axes_options(result):
+    ax = jd.plots.loss_curves(
+        result, select={"momentum": 0.0}, x="epochs", examples_per_step=1, n_examples=10
+    ).axes[0]
+    assert ax.get_xlabel() == "epoch"
+    np.testing.assert_allclose(ax.get_lines()[0].get_xdata()[-1], 6.0)  # 60 steps / 10
+    with pytest.raises(ValueError, match="n_examples"):
+        jd.plots.loss_curves(result, x="epochs", examples_per_step=1)
+    ax = jd.plots.lr_sensitivity(result, ymax=100.0).axes[0]
+    assert ax.get_ylim()[1] == 100.0
+    ax = jd.plots.bound_vs_empirical(
+        result, np.ones(60), metric="loss", xlabel="n", select={"lr": 0.1, "momentum": 0.0}
+    ).axes[0]
+    assert ax.get_xlabel() == "n"
