@@ -1,6 +1,16 @@
 """jaxdescent: gradient methods as pure JAX functions, swept as one compiled program."""
 
-from jaxdescent import bounds, metrics, oracles, plots, problems, schedules, search
+from jaxdescent import (
+    bounds,
+    data,
+    metrics,
+    oracles,
+    plots,
+    problems,
+    schedules,
+    search,
+    validation,
+)
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
@@ -14,6 +24,7 @@ __all__ = [
     "SweepResult",
     "Trace",
     "bounds",
+    "data",
     "load",
     "metrics",
     "oracles",
@@ -26,4 +37,5 @@ __all__ = [
     "smooth",
     "static",
     "sweep",
+    "validation",
 ]

@@ -18,10 +18,15 @@ convex SGD bound (12.4.17) speaks of, with weights
 
 and logs ``avg_loss`` = f(x_bar_t), plus ``avg_suboptimality`` and ``avg_distance`` when
 the problem knows f* and x*. At t = 0, x_bar is x_0.
+
+A metric that needs the run's problem itself -- e.g. the accuracy on held-out examples
+that travel inside a problem a sweep builds per fold -- is wrapped in `of_problem`:
+``fn(params, problem) -> scalar`` is then called with each run's (possibly traced) problem.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import jax
@@ -35,6 +40,7 @@ __all__ = [
     "AVERAGES",
     "distance",
     "suboptimality",
+    "of_problem",
     "resolve",
     "average_metrics",
     "average_weight",
@@ -64,10 +70,57 @@ def suboptimality(problem: Problem) -> Callable:
     return lambda x: problem.objective(x) - problem.min_value
 
 
+@dataclasses.dataclass(frozen=True)
+class of_problem:  # noqa: N801 - reads as a marker: metrics={"acc": jd.metrics.of_problem(fn)}
+    """Marks a metric ``fn(params, problem) -> scalar`` that reads the run's problem.
+
+    `resolve` turns it into ``params -> fn(params, problem)`` for each run, so the metric
+    follows a problem that a sweep builds from traced grid values (a k-fold problem
+    carries its fold's held-out examples). ``check(problem)``, if given, runs on the
+    eager probe problem before anything is compiled and raises when the metric cannot
+    serve it; it must look at static structure only (the problem may be traced later).
+    Equal markers (same ``fn`` and ``check``) share a compiled program, so define
+    ``fn`` at module level.
+
+    Example:
+      >>> import optax, jaxdescent as jd
+      >>> f_at = jd.metrics.of_problem(lambda x, problem: problem.objective(x))
+      >>> tr = jd.run(jd.problems.quadratic(), optax.sgd(0.1), steps=2, metrics={"f": f_at})
+      >>> bool((tr.metrics["f"] == tr.loss).all())
+      True
+    """
+
+    fn: Callable
+    check: Callable | None = None
+
+    def __post_init__(self):
+        if not callable(self.fn):
+            raise TypeError(
+                f"of_problem: `fn` must be a function (params, problem) -> scalar, got {self.fn!r}."
+            )
+        if self.check is not None and not callable(self.check):
+            raise TypeError(
+                f"of_problem: `check` must be a function problem -> None or None, "
+                f"got {self.check!r}."
+            )
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(
+            "an of_problem metric takes (params, problem); resolve it against the run's "
+            "problem first: jd.metrics.resolve(metric, problem)(params)."
+        )
+
+
 def resolve(metric, problem: Problem) -> Callable:
-    """A metric function from a function or a built-in name."""
+    """A metric function ``params -> scalar`` from a function, a built-in name or an
+    `of_problem` marker (bound to ``problem``)."""
     if isinstance(metric, str):
         return {"distance": distance, "suboptimality": suboptimality}[metric](problem)
+    if isinstance(metric, of_problem):
+        if metric.check is not None:
+            metric.check(problem)
+        fn = metric.fn
+        return lambda params: fn(params, problem)
     return metric
 
 
