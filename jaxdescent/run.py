@@ -20,7 +20,7 @@ from jaxdescent import metrics as _metrics
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
 
-__all__ = ["Trace", "run", "run_keys", "trajectory"]
+__all__ = ["Spec", "Trace", "run", "run_keys", "trajectory"]
 
 
 class Trace(NamedTuple):
@@ -59,11 +59,12 @@ class _FunctionOracle(_oracles.Oracle):
 
 
 class _Carry(NamedTuple):
-    """What the scan carries from step to step."""
+    """What the scan carries from step to step, per run. (The step count is carried
+    apart from it, unbatched: in a sweep, whatever depends on the key and the step alone
+    -- the samples and the noise -- is then computed once per seed.)"""
 
     params: Any
     opt_state: Any
-    step: Any
     diverged_at: Any
     avg_sum: Any  # sum_t w_t x_{t-1} (None without averaging)
     avg_weight: Any  # sum_t w_t
@@ -88,103 +89,139 @@ def run_keys(key):
     return init_key, oracle_key
 
 
-def trajectory(
-    problem: Problem,
-    optimizer,
-    oracle,
-    key,
-    *,
-    steps: int,
-    log_every: int = 1,
-    keep_params: bool = True,
-    metrics: tuple = (),
-    average=None,
-) -> Trace:
-    """One run as a pure, traceable function (no validation; see `jd.run`).
+class Spec(NamedTuple):
+    """The static settings of a run's program (hashable: part of the jit cache key)."""
 
-    The run key is split once into an init key (for a random ``init``) and the
-    oracle's key. Steps are a ``lax.scan`` over blocks of ``log_every`` inner steps,
-    so the program's size depends on neither ``steps`` nor ``log_every``.
-    """
-    init_key, oracle_key = run_keys(key)
+    steps: int
+    log_every: int = 1
+    keep_params: bool = True
+    metrics: tuple = ()
+    average: Any = None
+    unroll: int = 1
+
+
+def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
+    """The state before the first step: x_0 (``init`` or ``init(init_key)``), the
+    optimizer's state, and empty divergence / averaging records."""
+    init_key, _ = run_keys(key)
     params = problem.initial_params(init_key)
-    opt_state = optimizer.init(params)
-    objective_and_grad = jax.value_and_grad(problem.objective)
-    metric_fns = [(name, _metrics.resolve(fn, problem)) for name, fn in metrics]
-    avg_fns = _metrics.average_metrics(problem) if average is not None else {}
-
-    def log(carry: _Carry):
-        x = carry.params
-        loss, grads = objective_and_grad(x)
-        values = {name: fn(x) for name, fn in metric_fns}
-        if avg_fns:
-            w = carry.avg_weight
-            x_bar = jax.tree.map(
-                lambda s, x0: jnp.where(w > 0, s / jnp.where(w > 0, w, 1), x0), carry.avg_sum, x
-            )
-            values.update({name: fn(x_bar) for name, fn in avg_fns.items()})
-        out = {"loss": loss, "grad_norm": optax.tree.norm(grads), "metrics": values}
-        if keep_params:
-            out["params"] = x
-        return out
-
-    def one_step(carry: _Carry, _):
-        x, state, t = carry.params, carry.opt_state, carry.step
-        batch_loss, grads = oracle(problem, x, t, oracle_key)
-        if isinstance(optimizer, optax.GradientTransformationExtraArgs):
-            # Line-search methods (optax.lbfgs) also want the value and the batch loss.
-            extra = dict(
-                value=batch_loss, grad=grads, value_fn=oracle.value_fn(problem, t, oracle_key)
-            )
-            updates, state = optimizer.update(grads, state, x, **extra)
-        else:
-            updates, state = optimizer.update(grads, state, x)
-        new_x = optax.apply_updates(x, updates)
-        avg_sum, avg_weight = carry.avg_sum, carry.avg_weight
-        if avg_fns:
-            w = _metrics.average_weight(average, t, updates, grads)
-            avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
-            avg_weight = avg_weight + w
-        bad = ~(jnp.isfinite(batch_loss) & _all_finite(grads) & _all_finite(new_x))
-        diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
-        return _Carry(new_x, state, t + 1, diverged_at, avg_sum, avg_weight), None
-
-    def block(carry, _):
-        if log_every == 1:
-            carry, _ = one_step(carry, None)
-        else:
-            carry, _ = jax.lax.scan(one_step, carry, None, length=log_every)
-        return carry, log(carry)
-
-    carry0 = _Carry(
+    averaging = spec.average is not None
+    return _Carry(
         params,
-        opt_state,
-        jnp.zeros((), jnp.int32),
+        optimizer.init(params),
         jnp.full((), -1, jnp.int32),
-        jax.tree.map(jnp.zeros_like, params) if avg_fns else None,
-        jnp.zeros((), jnp.result_type(float)) if avg_fns else None,
+        jax.tree.map(jnp.zeros_like, params) if averaging else None,
+        jnp.zeros((), jnp.result_type(float)) if averaging else None,
     )
-    first = log(carry0)
-    last, rest = jax.lax.scan(block, carry0, None, length=steps // log_every)
-    x_final = last.params
-    logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
 
+
+def advance(problem: Problem, optimizer, oracle, key, carry: _Carry, t, spec: Spec) -> _Carry:
+    """Step ``t + 1``: the oracle's gradient at x_t, the optax update, x_{t+1}."""
+    _, oracle_key = run_keys(key)
+    x, state = carry.params, carry.opt_state
+    batch_loss, grads = oracle(problem, x, t, oracle_key)
+    if isinstance(optimizer, optax.GradientTransformationExtraArgs):
+        # Line-search methods (optax.lbfgs) also want the value and the batch loss.
+        extra = dict(value=batch_loss, grad=grads, value_fn=oracle.value_fn(problem, t, oracle_key))
+        updates, state = optimizer.update(grads, state, x, **extra)
+    else:
+        updates, state = optimizer.update(grads, state, x)
+    new_x = optax.apply_updates(x, updates)
+    avg_sum, avg_weight = carry.avg_sum, carry.avg_weight
+    if spec.average is not None:
+        w = _metrics.average_weight(spec.average, t, updates, grads)
+        avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
+        avg_weight = avg_weight + w
+    bad = ~(jnp.isfinite(batch_loss) & _all_finite(grads) & _all_finite(new_x))
+    diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
+    return _Carry(new_x, state, diverged_at, avg_sum, avg_weight)
+
+
+def record(problem: Problem, carry: _Carry, spec: Spec) -> dict:
+    """What is logged at the current iterate: loss, gradient norm, metrics (and params)."""
+    x = carry.params
+    loss, grads = jax.value_and_grad(problem.objective)(x)
+    values = {name: _metrics.resolve(fn, problem)(x) for name, fn in spec.metrics}
+    if spec.average is not None:
+        w = carry.avg_weight
+        x_bar = jax.tree.map(
+            lambda s, x0: jnp.where(w > 0, s / jnp.where(w > 0, w, 1), x0), carry.avg_sum, x
+        )
+        values.update({n: fn(x_bar) for n, fn in _metrics.average_metrics(problem).items()})
+    out = {"loss": loss, "grad_norm": optax.tree.norm(grads), "metrics": values}
+    if spec.keep_params:
+        out["params"] = x
+    return out
+
+
+def loop(start_fn, advance_fn, record_fn, spec: Spec):
+    """The time loop shared by `jd.run` and `jd.sweep`: a scan over blocks of
+    ``log_every`` steps, recording after each block. The functions may act on one run
+    or on a batch of runs (vmapped); logs come out time-major, (n_log, ...). The step
+    count t is carried beside the runs' state, unbatched: ``advance_fn(carry, t)``.
+
+    Returns ``(last carry, logs)``.
+    """
+    carry = start_fn()
+    first = record_fn(carry)
+
+    def one(state, _):
+        carry, t = state
+        return (advance_fn(carry, t), t + 1), None
+
+    def block(state, _):
+        if spec.log_every == 1:
+            state, _ = one(state, None)
+        else:
+            state, _ = jax.lax.scan(one, state, None, length=spec.log_every, unroll=spec.unroll)
+        return state, record_fn(state[0])
+
+    (last, _), rest = jax.lax.scan(
+        block,
+        (carry, jnp.zeros((), jnp.int32)),
+        None,
+        length=spec.steps // spec.log_every,
+        unroll=spec.unroll if spec.log_every == 1 else 1,
+    )
+    logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
+    return last, logs
+
+
+def first_divergence(loss, diverged_at, steps: int, log_every: int):
+    """Combines the per-step record with non-finite logged losses (time on axis 0)."""
     step = jnp.arange(0, steps + 1, log_every, dtype=jnp.int32)
-    bad_log = ~jnp.isfinite(logs["loss"])
-    first_bad_log = jnp.where(jnp.any(bad_log), step[jnp.argmax(bad_log)], -1)
-    diverged_at = last.diverged_at
-    diverged_at = jnp.where(
+    bad_log = ~jnp.isfinite(loss)
+    step = step.reshape((-1,) + (1,) * (loss.ndim - 1))
+    first_bad_log = jnp.where(
+        jnp.any(bad_log, axis=0), jnp.min(jnp.where(bad_log, step, steps + 1), axis=0), -1
+    )
+    return jnp.where(
         diverged_at < 0,
         first_bad_log,
         jnp.where(first_bad_log < 0, diverged_at, jnp.minimum(diverged_at, first_bad_log)),
     )
+
+
+def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
+    """One run as a pure, traceable function (no validation; see `jd.run`).
+
+    The run key gives an init key (for a random ``init``) and the oracle's key
+    (`run_keys`). The program's size depends on neither ``steps`` nor ``log_every``.
+    """
+    last, logs = loop(
+        lambda: start(problem, optimizer, key, spec),
+        lambda c, t: advance(problem, optimizer, oracle, key, c, t, spec),
+        lambda c: record(problem, c, spec),
+        spec,
+    )
+    diverged_at = first_divergence(logs["loss"], last.diverged_at, spec.steps, spec.log_every)
     return Trace(
-        step=step,
+        step=jnp.arange(0, spec.steps + 1, spec.log_every, dtype=jnp.int32),
         loss=logs["loss"],
         grad_norm=logs["grad_norm"],
         params=logs.get("params"),
         metrics=logs["metrics"],
-        final_params=x_final,
+        final_params=last.params,
         final_loss=logs["loss"][-1],
         diverged=diverged_at >= 0,
         diverged_at=diverged_at,
@@ -261,6 +298,14 @@ def check_metrics(metrics) -> tuple:
     return tuple(metrics.items())
 
 
+def check_unroll(unroll) -> int:
+    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
+        raise ValueError(
+            f"`unroll` must be a positive int (steps per loop iteration), got {unroll!r}."
+        )
+    return unroll
+
+
 def check_average(average):
     if average is None or average in _metrics.AVERAGES or callable(average):
         return average
@@ -291,10 +336,7 @@ def as_key(key):
     raise TypeError(f"`key` must be jax.random.key(seed), an int seed or None, got {key!r}.")
 
 
-_run_program = jax.jit(
-    trajectory,
-    static_argnames=("optimizer", "steps", "log_every", "keep_params", "metrics", "average"),
-)
+_run_program = jax.jit(trajectory, static_argnames=("optimizer", "spec"))
 
 
 def run(
@@ -308,6 +350,7 @@ def run(
     keep_params: bool = True,
     metrics: Mapping[str, Callable] | None = None,
     average=None,
+    unroll: int = 1,
 ) -> Trace:
     """Runs one optimizer on one problem for ``steps`` steps and returns its `Trace`.
 
@@ -331,6 +374,8 @@ def run(
       average: track the weighted average iterate x_bar_t and log ``avg_loss``
         (and ``avg_suboptimality`` / ``avg_distance``): ``"step"`` (weights eta_t, the
         iterate of d2l's convex bound), ``"uniform"`` or a function ``count -> weight``.
+      unroll: steps per iteration of the compiled loop (``lax.scan``'s ``unroll``):
+        larger values cut loop overhead for tiny models at some compile time.
 
     Example:
       >>> import optax, jaxdescent as jd
@@ -352,14 +397,5 @@ def run(
     metrics = check_metrics(metrics)
     average = check_average(average)
     check_against_problem(problem, metrics, average)
-    return _run_program(
-        problem,
-        optimizer,
-        oracle,
-        as_key(key),
-        steps=steps,
-        log_every=log_every,
-        keep_params=bool(keep_params),
-        metrics=metrics,
-        average=average,
-    )
+    spec = Spec(steps, log_every, bool(keep_params), metrics, average, check_unroll(unroll))
+    return _run_program(problem, optimizer, oracle, as_key(key), spec=spec)

@@ -24,7 +24,9 @@ import numpy as np
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, axis_label
+from jaxdescent.run import Spec as RunSpec
 from jaxdescent.run import (
+    Trace,
     as_oracle,
     check_against_problem,
     check_average,
@@ -32,6 +34,7 @@ from jaxdescent.run import (
     check_optimizer,
     check_problem,
     check_steps,
+    check_unroll,
     trajectory,
 )
 
@@ -149,16 +152,8 @@ class _Spec(NamedTuple):
     problem_names: Any
     oracle_factory: Callable | None
     oracle_names: Any
-    numeric: tuple  # names of vmapped axes, in grid order
     unrolled: tuple  # ((name, values), ...) in grid order
-    order: tuple  # all grid names in grid order
-    shape: tuple  # their sizes
-    steps: int
-    log_every: int
-    keep_params: bool
-    metrics: tuple
-    average: Any
-    points_per_chunk: int | None
+    run: RunSpec
 
 
 def _resolve_names(axes, make_optimizer, problem, oracle):
@@ -213,49 +208,49 @@ def _build(spec: _Spec, kwargs: dict, problem, oracle):
 
 @functools.partial(jax.jit, static_argnames=("spec",))
 def _program(problem, oracle, values, seeds, spec: _Spec):
+    """All grid points of ``values`` x all seeds, for every static combination.
+
+    The program is ``vmap(vmap(trajectory))``: JAX batches only what depends on the
+    batched inputs, so whatever depends on the key and step alone (samples, noise) is
+    computed once per seed, and a deterministic run is computed once for all seeds.
+    Logs leave the vmaps time-major, (n_log, points, seeds, ...), as the scan writes
+    them (no transpose). Returns one ``(logs, final_params, diverged_at)`` per static
+    combination.
+    """
     keys = jax.vmap(jax.random.key)(seeds)
-    unrolled_names = [name for name, _ in spec.unrolled]
+    names = [name for name, _ in spec.unrolled]
+    # logs leave the vmaps with time first: (n_log, points, seeds, ...), as the scan
+    # writes them; finals are (points, seeds, ...)
+    out_axes = Trace(
+        step=None,
+        loss=1,
+        grad_norm=1,
+        params=1,
+        metrics=1,
+        final_params=0,
+        final_loss=0,
+        diverged=0,
+        diverged_at=0,
+    )
     outs = []
     for combo in _combos(spec.unrolled):
-        fixed = dict(zip(unrolled_names, combo))
+        fixed = dict(zip(names, combo))
 
         def cell(point, key, fixed=fixed):
+            point = {k: v for k, v in point.items() if k != _POINT}
             prob, orc, opt = _build(spec, {**point, **fixed}, problem, oracle)
-            tr = trajectory(
-                prob,
-                opt,
-                orc,
-                key,
-                steps=spec.steps,
-                log_every=spec.log_every,
-                keep_params=spec.keep_params,
-                metrics=spec.metrics,
-                average=spec.average,
-            )
-            return tr._replace(step=None)
+            return trajectory(prob, opt, orc, key, spec.run)
 
-        def over_seeds(point, cell=cell):
-            return jax.vmap(cell, in_axes=(None, 0))(point, keys)
+        inner = jax.vmap(cell, in_axes=(None, 0), out_axes=out_axes)
+        tr = jax.vmap(inner, in_axes=(0, None), out_axes=out_axes)(values, keys)
+        logs = {"loss": tr.loss, "grad_norm": tr.grad_norm, "metrics": tr.metrics}
+        if spec.run.keep_params:
+            logs["params"] = tr.params
+        outs.append((logs, tr.final_params, tr.diverged_at))
+    return tuple(outs)
 
-        if not spec.numeric:
-            out = jax.tree.map(lambda a: a[None], over_seeds({}))
-        elif spec.points_per_chunk is None:
-            out = jax.vmap(over_seeds)(values)
-        else:
-            out = jax.lax.map(over_seeds, values, batch_size=spec.points_per_chunk)
-        outs.append(out)
-    out = jax.tree.map(lambda *xs: jnp.stack(xs), *outs)  # (n_combos, n_points, n_seeds, ...)
 
-    # Unflatten to one axis per grid name, then put the axes in grid order.
-    sizes = dict(zip(spec.order, spec.shape))
-    current = unrolled_names + [n for n in spec.order if n in spec.numeric]
-    perm = [current.index(n) for n in spec.order]
-
-    def arrange(a):
-        a = a.reshape(tuple(sizes[n] for n in current) + a.shape[2:])
-        return jnp.transpose(a, perm + list(range(len(perm), a.ndim)))
-
-    return jax.tree.map(arrange, out)
+_POINT = "__point__"
 
 
 def sweep(
@@ -271,6 +266,7 @@ def sweep(
     metrics: Mapping[str, Callable] | None = None,
     average=None,
     chunk_size: int | None = None,
+    unroll: int = 1,
 ) -> SweepResult:
     """Runs every grid point x seed as one jit-compiled, vmapped program.
 
@@ -288,8 +284,9 @@ def sweep(
       steps, log_every, keep_params, metrics, average: as in `jd.run`.
       oracle: an oracle, a function-oracle, or a function of grid names returning
         an oracle (e.g. ``lambda noise: jd.oracles.gaussian_noise(noise)``).
-      chunk_size: at most this many runs (grid points x seeds) in memory at once
-        (grid points are processed in chunks with ``lax.map``; same results).
+      chunk_size: at most this many runs (grid points x seeds) in memory at once:
+        grid points are run in chunks by one compiled program (same results).
+      unroll: steps per iteration of the compiled loop, as in `jd.run`.
 
     Returns:
       A `SweepResult` of NumPy arrays shaped (*grid_shape, n_seeds, ...). Every cell
@@ -325,15 +322,9 @@ def sweep(
     numeric = tuple(a.name for a in axes if a.numeric)
     unrolled = tuple((a.name, a.values) for a in axes if not a.numeric)
     n_seeds = len(seed_values)
-    points_per_chunk = None
-    if chunk_size is not None:
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < n_seeds:
-            raise ValueError(
-                f"`chunk_size` must be an int >= the number of seeds ({n_seeds}): a "
-                f"chunk holds whole grid points with all their seeds; got {chunk_size!r}."
-            )
-        points_per_chunk = chunk_size // n_seeds
-
+    run_spec = RunSpec(
+        steps, log_every, bool(keep_params), metrics_t, average, check_unroll(unroll)
+    )
     spec = _Spec(
         make_optimizer=make_optimizer,
         opt_names=taken["make_optimizer"],
@@ -341,16 +332,8 @@ def sweep(
         problem_names=taken.get("problem"),
         oracle_factory=oracle if oracle_is_factory else None,
         oracle_names=taken.get("oracle"),
-        numeric=numeric,
         unrolled=unrolled,
-        order=tuple(a.name for a in axes),
-        shape=tuple(len(a.values) for a in axes),
-        steps=steps,
-        log_every=log_every,
-        keep_params=bool(keep_params),
-        metrics=metrics_t,
-        average=average,
-        points_per_chunk=points_per_chunk,
+        run=run_spec,
     )
     problem_arg = problem if isinstance(problem, Problem) else None
     oracle_arg = None if oracle_is_factory else as_oracle(oracle)
@@ -371,8 +354,13 @@ def sweep(
 
     mesh = np.meshgrid(*[a.values for a in axes if a.numeric], indexing="ij")
     values = {name: m.reshape(-1) for name, m in zip(numeric, mesh)}
-    out = _program(problem_arg, oracle_arg, values, np.asarray(seed_values), spec=spec)
-    out = jax.tree.map(np.asarray, out)  # host arrays (zero-copy on CPU): analysis compiles nothing
+    n_points = int(np.prod([len(a.values) for a in axes if a.numeric], dtype=int))
+    values[_POINT] = np.arange(n_points, dtype=np.int32)
+    points_per_chunk = _chunk_points(chunk_size, n_seeds, n_points)
+    outs = _execute(
+        spec, problem_arg, oracle_arg, values, np.asarray(seed_values), points_per_chunk
+    )
+    logs, final_params, diverged_at = _assemble(outs, axes)
 
     result_axes = {a.name: a.values for a in axes}
     result_axes["seed"] = np.asarray(seed_values)
@@ -389,16 +377,101 @@ def sweep(
     return SweepResult(
         axes=result_axes,
         step=np.arange(0, steps + 1, log_every),
-        loss=out.loss,
-        grad_norm=out.grad_norm,
-        params=out.params,
-        metrics=out.metrics,
-        final_params=out.final_params,
-        final_loss=out.final_loss,
-        diverged=out.diverged,
-        diverged_at=out.diverged_at,
+        loss=logs["loss"],
+        grad_norm=logs["grad_norm"],
+        params=logs.get("params"),
+        metrics=logs["metrics"],
+        final_params=final_params,
+        final_loss=logs["loss"][..., -1],
+        diverged=diverged_at >= 0,
+        diverged_at=diverged_at,
         meta=meta,
     )
+
+
+def _chunk_points(chunk_size, n_seeds: int, n_points: int) -> int:
+    """Grid points per compiled call: all of them, or ``chunk_size // n_seeds``."""
+    if chunk_size is None:
+        return n_points
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < n_seeds:
+        raise ValueError(
+            f"`chunk_size` must be an int >= the number of seeds ({n_seeds}): a "
+            f"chunk holds whole grid points with all their seeds; got {chunk_size!r}."
+        )
+    return min(n_points, chunk_size // n_seeds)
+
+
+def _execute(spec, problem, oracle, values: dict, seeds, per_chunk: int):
+    """Runs the program on chunks of grid points and gathers host arrays, time-major.
+
+    Every chunk has the same size (the last is padded with copies of its last point
+    and trimmed), so one compiled program serves them all.
+    """
+    n = len(values[_POINT])
+    if per_chunk >= n:
+        return jax.tree.map(np.asarray, _program(problem, oracle, values, seeds, spec=spec))
+    gathered = None
+    for lo in range(0, n, per_chunk):
+        hi = min(lo + per_chunk, n)
+        take = np.minimum(np.arange(lo, lo + per_chunk), hi - 1)
+        chunk = {k: v[take] for k, v in values.items()}
+        outs = jax.tree.map(np.asarray, _program(problem, oracle, chunk, seeds, spec=spec))
+        if gathered is None:  # (logs: points on axis 1; finals: on axis 0)
+            gathered = [
+                (
+                    jax.tree.map(
+                        lambda a: np.empty(a.shape[:1] + (n,) + a.shape[2:], a.dtype), logs
+                    ),
+                    jax.tree.map(lambda a: np.empty((n,) + a.shape[1:], a.dtype), finals),
+                    np.empty((n,) + div.shape[1:], div.dtype),
+                )
+                for logs, finals, div in outs
+            ]
+        for (g_logs, g_finals, g_div), (logs, finals, div) in zip(gathered, outs):
+            for g, a in zip(jax.tree.leaves(g_logs), jax.tree.leaves(logs)):
+                g[:, lo:hi] = a[:, : hi - lo]
+            for g, a in zip(jax.tree.leaves(g_finals), jax.tree.leaves(finals)):
+                g[lo:hi] = a[: hi - lo]
+            g_div[lo:hi] = div[: hi - lo]
+    return tuple(gathered)
+
+
+def _assemble(outs, axes):
+    """Host arrays in the result's layout: (*grid axes in order, seed, [step], ...).
+
+    The program's logs are time-major, (n_log, points, seeds, ...); the result views
+    them with time after the seed axis (a transpose of strides, no copy when there is
+    no static axis).
+    """
+    static_names = [a.name for a in axes if not a.numeric]
+    numeric = [a for a in axes if a.numeric]
+    u_shape = tuple(len(a.values) for a in axes if not a.numeric)
+    n_shape = tuple(len(a.values) for a in numeric)
+    order = [a.name for a in axes]
+    current = static_names + [a.name for a in numeric]
+    grid_perm = [current.index(name) for name in order]
+    n_grid = len(order)
+
+    def stack(leaves):
+        return leaves[0][None] if len(leaves) == 1 else np.stack(leaves)
+
+    def timed(*leaves):  # (U, T, G, S, *rest) -> (*grid, S, T, *rest)
+        a = stack(leaves)
+        a = a.reshape(u_shape + a.shape[1:2] + n_shape + a.shape[3:])
+        t_axis = len(u_shape)
+        grid_axes = [i if i < t_axis else i + 1 for i in range(n_grid)]
+        perm = [grid_axes[p] for p in grid_perm] + [n_grid + 1, t_axis]
+        return a.transpose(perm + list(range(n_grid + 2, a.ndim)))
+
+    def final(*leaves):  # (U, G, S, *rest) -> (*grid, S, *rest)
+        a = stack(leaves)
+        a = a.reshape(u_shape + n_shape + a.shape[2:])
+        return a.transpose(grid_perm + list(range(n_grid, a.ndim)))
+
+    logs = jax.tree.map(timed, *[o[0] for o in outs])
+    final_params = jax.tree.map(final, *[o[1] for o in outs])
+    diverged_at = final(*[o[2] for o in outs])
+    return logs, final_params, diverged_at
 
 
 def _parse_seeds(seeds) -> list[int]:

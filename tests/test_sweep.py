@@ -243,7 +243,7 @@ def test_program_size_is_flat_in_configs_and_steps(monkeypatch):
 
     def recording(*args, **kwargs):
         text = original.lower(*args, **kwargs).as_text()
-        sizes[(len(args[2]["lr"]), kwargs["spec"].steps)] = len(text.splitlines())
+        sizes[(len(args[2]["lr"]), kwargs["spec"].run.steps)] = len(text.splitlines())
         return original(*args, **kwargs)
 
     monkeypatch.setattr(sweep_module, "_program", recording)
