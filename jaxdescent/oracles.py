@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxdescent.problem import Problem
 
@@ -191,12 +192,15 @@ class GaussianNoise(Oracle):
 
     def __call__(self, problem, params, step, key):
         loss, grads = self.base(problem, params, step, key)
-        noise_key = jax.random.fold_in(jax.random.fold_in(key, 0x9015E), step)
+        # one draw for all coordinates, from the key and the step alone
         leaves, treedef = jax.tree.flatten(grads)
-        keys = jax.random.split(noise_key, len(leaves))
+        sizes = [jnp.size(g) for g in leaves]
+        dtype = jnp.result_type(*leaves)
+        z = jax.random.normal(jax.random.fold_in(key, step), (sum(sizes),), dtype)
+        parts = jnp.split(z, np.cumsum(sizes)[:-1]) if len(leaves) > 1 else [z]
         noisy = [
-            g + self.scale * jax.random.normal(k, jnp.shape(g), jnp.result_type(g))
-            for g, k in zip(leaves, keys)
+            g + self.scale * p.reshape(jnp.shape(g)).astype(jnp.result_type(g))
+            for g, p in zip(leaves, parts)
         ]
         return loss, jax.tree.unflatten(treedef, noisy)
 

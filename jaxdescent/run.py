@@ -34,8 +34,11 @@ class Trace(NamedTuple):
       metrics: dict name -> (n_log,) values of each ``metrics`` function at x_t.
       final_params: x_steps.
       final_loss: ``problem.objective(x_steps)``.
-      diverged: whether any loss, gradient or parameter was non-finite at ANY step.
-      diverged_at: the first such step (-1 if none).
+      diverged: whether a loss or a parameter was non-finite at ANY step, logged or
+        not: the batch loss a step reads, the iterate it makes, or a logged loss. (A
+        non-finite gradient shows in the iterate it makes, unless the optimizer skips
+        it on purpose, as ``optax.apply_if_finite`` does.)
+      diverged_at: the first such step t (-1 if none).
     """
 
     step: Any
@@ -71,9 +74,8 @@ class _Carry(NamedTuple):
 
 
 def _all_finite(tree) -> jax.Array:
-    leaves = jax.tree.leaves(tree)
     ok = jnp.array(True)
-    for leaf in leaves:
+    for leaf in jax.tree.leaves(tree):
         ok = ok & jnp.all(jnp.isfinite(leaf))
     return ok
 
@@ -115,9 +117,11 @@ def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
     )
 
 
-def advance(problem: Problem, optimizer, oracle, key, carry: _Carry, t, spec: Spec) -> _Carry:
-    """Step ``t + 1``: the oracle's gradient at x_t, the optax update, x_{t+1}."""
-    _, oracle_key = run_keys(key)
+def advance(problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, spec: Spec):
+    """Step ``t + 1``: the oracle's gradient at x_t, the optax update, x_{t+1}.
+
+    ``oracle_key`` is the run's oracle key (`run_keys`), the same at every step.
+    """
     x, state = carry.params, carry.opt_state
     batch_loss, grads = oracle(problem, x, t, oracle_key)
     if isinstance(optimizer, optax.GradientTransformationExtraArgs):
@@ -132,7 +136,7 @@ def advance(problem: Problem, optimizer, oracle, key, carry: _Carry, t, spec: Sp
         w = _metrics.average_weight(spec.average, t, updates, grads)
         avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
         avg_weight = avg_weight + w
-    bad = ~(jnp.isfinite(batch_loss) & _all_finite(grads) & _all_finite(new_x))
+    bad = ~(jnp.isfinite(batch_loss) & _all_finite(new_x))
     diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
     return _Carry(new_x, state, diverged_at, avg_sum, avg_weight)
 
@@ -208,9 +212,10 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
     The run key gives an init key (for a random ``init``) and the oracle's key
     (`run_keys`). The program's size depends on neither ``steps`` nor ``log_every``.
     """
+    _, oracle_key = run_keys(key)
     last, logs = loop(
         lambda: start(problem, optimizer, key, spec),
-        lambda c, t: advance(problem, optimizer, oracle, key, c, t, spec),
+        lambda c, t: advance(problem, optimizer, oracle, oracle_key, c, t, spec),
         lambda c: record(problem, c, spec),
         spec,
     )
