@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -21,9 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdescent import chunks
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
-from jaxdescent.results import SweepResult, axis_label
+from jaxdescent.results import SweepResult, axis_label, load
 from jaxdescent.run import Spec as RunSpec
 from jaxdescent.run import (
     Trace,
@@ -266,6 +268,10 @@ def sweep(
     metrics: Mapping[str, Callable] | None = None,
     average=None,
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
+    devices=None,
+    out=None,
+    progress: bool | None = None,
     unroll: int = 1,
 ) -> SweepResult:
     """Runs every grid point x seed as one jit-compiled, vmapped program.
@@ -286,6 +292,16 @@ def sweep(
         an oracle (e.g. ``lambda noise: jd.oracles.gaussian_noise(noise)``).
       chunk_size: at most this many runs (grid points x seeds) in memory at once:
         grid points are run in chunks by one compiled program (same results).
+      memory_budget: bytes: picks ``chunk_size`` so a chunk's outputs and state fit.
+      devices: ``None``, ``"all"`` (every local device) or a list of devices: each
+        chunk's grid points are sharded over a 1-D mesh (padded to a multiple of the
+        device count); results are identical to one device.
+      out: a path: finished chunks stream to ``<out>.partial/`` and the result is saved
+        to ``out``. If the process is killed, the same call again resumes from the last
+        finished chunk (same results); a finished ``out`` is loaded, not recomputed.
+        Settings that change the results (grid, seeds, data, factories' names, ...)
+        start afresh.
+      progress: a progress bar over chunks (default: on in a terminal, off under CI).
       unroll: steps per iteration of the compiled loop, as in `jd.run`.
 
     Returns:
@@ -356,14 +372,47 @@ def sweep(
     values = {name: m.reshape(-1) for name, m in zip(numeric, mesh)}
     n_points = int(np.prod([len(a.values) for a in axes if a.numeric], dtype=int))
     values[_POINT] = np.arange(n_points, dtype=np.int32)
-    points_per_chunk = _chunk_points(chunk_size, n_seeds, n_points)
-    outs = _execute(
-        spec, problem_arg, oracle_arg, values, np.asarray(seed_values), points_per_chunk
+    seeds_arr = np.asarray(seed_values)
+
+    def call(chunk):
+        return _program(problem_arg, oracle_arg, chunk, seeds_arr, spec=spec)
+
+    def bytes_per_point():
+        one = jax.eval_shape(call, {k: v[:1] for k, v in values.items()})
+        out = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(one))
+        state = sum(a.size * a.dtype.itemsize for o in one for a in jax.tree.leaves(o[1]))
+        return 2 * out + 4 * state  # outputs (device and host copies) and the running state
+
+    device_list = chunks.resolve_devices(devices)
+    per_chunk = chunks.chunk_points(
+        n_points,
+        n_seeds,
+        chunk_size=chunk_size,
+        memory_budget=memory_budget,
+        bytes_per_point=bytes_per_point,
+        n_devices=len(device_list) if device_list else 1,
+    )
+    result_axes = {a.name: a.values for a in axes}
+    result_axes["seed"] = seeds_arr
+    store = None
+    if out is not None:
+        fp = chunks.fingerprint(
+            [spec_label(spec), probe[0].name, repr(probe[1]), per_chunk],
+            values,
+            seeds_arr,
+            jax.tree.leaves(problem_arg),
+            jax.tree.leaves(oracle_arg),
+        )
+        if os.path.exists(out):
+            done = load(out)
+            if done.meta.get("fingerprint") == fp:  # finished before: the same result
+                return done._replace(axes=result_axes)
+        store = chunks.ChunkStore(out, fp)
+    outs = chunks.execute(
+        call, values, n_points, per_chunk, devices=device_list, store=store, progress=progress
     )
     logs, final_params, diverged_at = _assemble(outs, axes)
 
-    result_axes = {a.name: a.values for a in axes}
-    result_axes["seed"] = np.asarray(seed_values)
     meta = {
         "problem": probe[0].name,
         "oracle": repr(probe[1]),
@@ -373,8 +422,9 @@ def sweep(
         "average": average if average is None or isinstance(average, str) else axis_label(average),
         "static_axes": {n: [axis_label(v) for v in vals] for n, vals in unrolled},
         "chunk_size": chunk_size,
+        "points_per_chunk": per_chunk,
     }
-    return SweepResult(
+    result = SweepResult(
         axes=result_axes,
         step=np.arange(0, steps + 1, log_every),
         loss=logs["loss"],
@@ -387,53 +437,31 @@ def sweep(
         diverged_at=diverged_at,
         meta=meta,
     )
+    if store is not None:
+        result = result._replace(meta={**meta, "fingerprint": store.fingerprint})
+        result.save(out)
+        store.clear()
+    return result
 
 
-def _chunk_points(chunk_size, n_seeds: int, n_points: int) -> int:
-    """Grid points per compiled call: all of them, or ``chunk_size // n_seeds``."""
-    if chunk_size is None:
-        return n_points
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < n_seeds:
-        raise ValueError(
-            f"`chunk_size` must be an int >= the number of seeds ({n_seeds}): a "
-            f"chunk holds whole grid points with all their seeds; got {chunk_size!r}."
-        )
-    return min(n_points, chunk_size // n_seeds)
+def _name(f) -> str | None:
+    if f is None:
+        return None
+    return f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', repr(f))}"
 
 
-def _execute(spec, problem, oracle, values: dict, seeds, per_chunk: int):
-    """Runs the program on chunks of grid points and gathers host arrays, time-major.
-
-    Every chunk has the same size (the last is padded with copies of its last point
-    and trimmed), so one compiled program serves them all.
-    """
-    n = len(values[_POINT])
-    if per_chunk >= n:
-        return jax.tree.map(np.asarray, _program(problem, oracle, values, seeds, spec=spec))
-    gathered = None
-    for lo in range(0, n, per_chunk):
-        hi = min(lo + per_chunk, n)
-        take = np.minimum(np.arange(lo, lo + per_chunk), hi - 1)
-        chunk = {k: v[take] for k, v in values.items()}
-        outs = jax.tree.map(np.asarray, _program(problem, oracle, chunk, seeds, spec=spec))
-        if gathered is None:  # (logs: points on axis 1; finals: on axis 0)
-            gathered = [
-                (
-                    jax.tree.map(
-                        lambda a: np.empty(a.shape[:1] + (n,) + a.shape[2:], a.dtype), logs
-                    ),
-                    jax.tree.map(lambda a: np.empty((n,) + a.shape[1:], a.dtype), finals),
-                    np.empty((n,) + div.shape[1:], div.dtype),
-                )
-                for logs, finals, div in outs
-            ]
-        for (g_logs, g_finals, g_div), (logs, finals, div) in zip(gathered, outs):
-            for g, a in zip(jax.tree.leaves(g_logs), jax.tree.leaves(logs)):
-                g[:, lo:hi] = a[:, : hi - lo]
-            for g, a in zip(jax.tree.leaves(g_finals), jax.tree.leaves(finals)):
-                g[lo:hi] = a[: hi - lo]
-            g_div[lo:hi] = div[: hi - lo]
-    return tuple(gathered)
+def spec_label(spec: _Spec) -> list:
+    """What identifies a sweep's static settings across processes (for resuming)."""
+    average = spec.run.average
+    return [
+        _name(spec.make_optimizer),
+        _name(spec.problem_factory),
+        _name(spec.oracle_factory),
+        [[n, [axis_label(v) for v in vals]] for n, vals in spec.unrolled],
+        [spec.run.steps, spec.run.log_every, spec.run.keep_params, spec.run.unroll],
+        [[n, f if isinstance(f, str) else _name(f)] for n, f in spec.run.metrics],
+        average if average is None or isinstance(average, str) else _name(average),
+    ]
 
 
 def _assemble(outs, axes):
