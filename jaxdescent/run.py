@@ -121,6 +121,7 @@ def advance(problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, s
     """Step ``t + 1``: the oracle's gradient at x_t, the optax update, x_{t+1}.
 
     ``oracle_key`` is the run's oracle key (`run_keys`), the same at every step.
+    Returns the new state and what the oracle returned, ``(batch_loss, grads)`` at x_t.
     """
     x, state = carry.params, carry.opt_state
     batch_loss, grads = oracle(problem, x, t, oracle_key)
@@ -138,13 +139,17 @@ def advance(problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, s
         avg_weight = avg_weight + w
     bad = ~(jnp.isfinite(batch_loss) & _all_finite(new_x))
     diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
-    return _Carry(new_x, state, diverged_at, avg_sum, avg_weight)
+    return _Carry(new_x, state, diverged_at, avg_sum, avg_weight), (batch_loss, grads)
 
 
-def record(problem: Problem, carry: _Carry, spec: Spec) -> dict:
-    """What is logged at the current iterate: loss, gradient norm, metrics (and params)."""
+def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
+    """What is logged at the current iterate: loss, gradient norm, metrics (and params).
+
+    ``evaluated``: the objective's ``(value, gradient)`` at this iterate when the
+    caller already has them (a full-batch step computes exactly these).
+    """
     x = carry.params
-    loss, grads = jax.value_and_grad(problem.objective)(x)
+    loss, grads = evaluated if evaluated is not None else jax.value_and_grad(problem.objective)(x)
     values = {name: _metrics.resolve(fn, problem)(x) for name, fn in spec.metrics}
     if spec.average is not None:
         w = carry.avg_weight
@@ -158,35 +163,54 @@ def record(problem: Problem, carry: _Carry, spec: Spec) -> dict:
     return out
 
 
-def loop(start_fn, advance_fn, record_fn, spec: Spec):
-    """The time loop shared by `jd.run` and `jd.sweep`: a scan over blocks of
-    ``log_every`` steps, recording after each block. The functions may act on one run
-    or on a batch of runs (vmapped); logs come out time-major, (n_log, ...). The step
-    count t is carried beside the runs' state, unbatched: ``advance_fn(carry, t)``.
+def loop(start_fn, advance_fn, record_fn, spec: Spec, *, reuse: bool = False):
+    """The time loop: a scan over blocks of ``log_every`` steps, logging x_0, x_L, ...,
+    x_T. Logs come out time-major, (n_log, ...). The step count t is carried beside the
+    run's state, unbatched: ``advance_fn(carry, t) -> (carry, (batch_loss, grads))``.
+
+    With ``reuse`` (a full-batch oracle on a deterministic problem, whose step at x_t
+    computes the objective's value and gradient there), the log of x_{kL} is taken from
+    the first step of block k instead of being computed again: half the work of a
+    gradient-descent step that logs every step. The last iterate is logged apart.
 
     Returns ``(last carry, logs)``.
     """
     carry = start_fn()
-    first = record_fn(carry)
 
     def one(state, _):
         carry, t = state
-        return (advance_fn(carry, t), t + 1), None
+        carry, evaluated = advance_fn(carry, t)
+        return (carry, t + 1), evaluated
+
+    def rest_of_block(state, length):
+        if length == 0:
+            return state
+        if length == 1:
+            return one(state, None)[0]
+        return jax.lax.scan(one, state, None, length=length, unroll=spec.unroll)[0]
+
+    n_blocks = spec.steps // spec.log_every
+    scan_unroll = spec.unroll if spec.log_every == 1 else 1
+    state0 = (carry, jnp.zeros((), jnp.int32))
+    if reuse:
+
+        def block(state, _):
+            new, evaluated = one(state, None)  # its oracle evaluated the objective at x_t
+            log = record_fn(state[0], evaluated)
+            return rest_of_block(new, spec.log_every - 1), log
+
+        (last, _), logs = jax.lax.scan(block, state0, None, length=n_blocks, unroll=scan_unroll)
+        final = record_fn(last, None)
+        logs = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), logs, final)
+        return last, logs
+
+    first = record_fn(carry, None)
 
     def block(state, _):
-        if spec.log_every == 1:
-            state, _ = one(state, None)
-        else:
-            state, _ = jax.lax.scan(one, state, None, length=spec.log_every, unroll=spec.unroll)
-        return state, record_fn(state[0])
+        state = rest_of_block(state, spec.log_every)
+        return state, record_fn(state[0], None)
 
-    (last, _), rest = jax.lax.scan(
-        block,
-        (carry, jnp.zeros((), jnp.int32)),
-        None,
-        length=spec.steps // spec.log_every,
-        unroll=spec.unroll if spec.log_every == 1 else 1,
-    )
+    (last, _), rest = jax.lax.scan(block, state0, None, length=n_blocks, unroll=scan_unroll)
     logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
     return last, logs
 
@@ -216,8 +240,9 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
     last, logs = loop(
         lambda: start(problem, optimizer, key, spec),
         lambda c, t: advance(problem, optimizer, oracle, oracle_key, c, t, spec),
-        lambda c: record(problem, c, spec),
+        lambda c, evaluated: record(problem, c, spec, evaluated),
         spec,
+        reuse=isinstance(oracle, _oracles.FullBatch) and not problem.stochastic,
     )
     diverged_at = first_divergence(logs["loss"], last.diverged_at, spec.steps, spec.log_every)
     return Trace(
