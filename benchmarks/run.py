@@ -1,0 +1,299 @@
+"""The speed table: jd.sweep against hand-written JAX, loops of jd.run, plain Python
+loops, and the hardware limit, side by side in one process.
+
+    python benchmarks/run.py [--quick] [--reps 7] [--skip-rss]
+
+Every timing is a median over repetitions after a warm-up call; compile time is
+measured apart (the XLA compile events of the first call). Loops over configurations
+are timed on a subset and extrapolated per configuration (labelled "~").
+
+Workloads:
+  W1  the seeds' y = w x: per-sample SGD, 100 epochs, 64 learning rates x 16 seeds
+  W2  d2l's noisy quadratic: 64 learning rates x 64 seeds, 1000 steps, polynomial decay,
+      loss logged every step
+  W3  least squares n=4096, d=256: full-batch GD, 256 learning rates, 200 steps, one
+      shared data set
+  W4  the digits MLP sweep (8 learning rates x 2 weight decays x 4 seeds), when
+      benchmarks/mlp_sweep_vs_loop.py is present
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxdescent as jd
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import reference as ref  # noqa: E402
+
+_compile_seconds = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, secs, **kw: (
+        _compile_seconds.append(secs)
+        if event
+        in (
+            "/jax/core/compile/backend_compile_duration",
+            "/jax/core/compile/jaxpr_to_mlir_module_duration",
+            "/jax/core/compile/jaxpr_trace_duration",
+        )
+        else None
+    )
+)
+
+
+def timed(fn, reps):
+    """(median seconds, compile seconds of the first call)."""
+    start = len(_compile_seconds)
+    jax.block_until_ready(fn())
+    compile_s = sum(_compile_seconds[start:])
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), compile_s
+
+
+def fmt(seconds, approx=False):
+    if seconds is None:
+        return "-"
+    s = f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+    return ("~" if approx else "") + s
+
+
+def sgd(lr):
+    return optax.sgd(lr)
+
+
+def poly_sgd(lr):
+    return optax.sgd(jd.schedules.polynomial(lr, alpha=0.5, beta=0.1))
+
+
+# --- the workloads ----------------------------------------------------------------------
+
+
+def w1(reps, quick):
+    lrs = np.geomspace(1e-3, 0.05, 64).astype(np.float32)
+    seeds, epochs = 16, 100
+    steps = 3 * epochs
+    problem = jd.problems.linear_regression(ref.X_DATA, ref.Y_DATA)
+    oracle = jd.oracles.per_sample("cyclic")
+    row = {"name": "W1 y=wx SGD, 64 lr x 16 seeds, 300 steps", "configs": 64 * seeds}
+    kw = dict(seeds=seeds, steps=steps, oracle=oracle, keep_params=False)
+    row["sweep"], row["compile"] = timed(
+        lambda: jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss, reps
+    )
+    row["sweep_unroll"], _ = timed(
+        lambda: jd.sweep(problem, sgd, {"lr": lrs}, unroll=8, **kw).loss, reps
+    )
+    row["hand"], _ = timed(lambda: h1(jnp.asarray(lrs)), reps)
+    row["hand_unroll"], _ = timed(lambda: h1u(jnp.asarray(lrs)), reps)
+    row["loop"] = run_loop(problem, sgd, lrs[:4], range(4), steps, oracle)
+    t0 = time.perf_counter()
+    for lr in lrs[:8]:
+        ref.python_w1(float(lr), epochs)
+    row["python"] = (time.perf_counter() - t0) / 8 * 64 * seeds
+    return row
+
+
+h1 = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100))
+h1u = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100, unroll=8))
+
+
+def run_loop(problem, make, lrs, seeds, steps, oracle, log_every=1):
+    """Seconds per configuration of a Python loop of jd.run (one optimizer object per
+    learning rate, reused for its seeds), after a warm-up pass that compiles."""
+    opts = [make(float(lr)) for lr in lrs]
+    keys = [jax.random.key(s) for s in seeds]
+
+    def loop():
+        return [
+            jd.run(
+                problem,
+                o,
+                key=k,
+                steps=steps,
+                oracle=oracle,
+                log_every=log_every,
+                keep_params=False,
+            ).loss
+            for o in opts
+            for k in keys
+        ]
+
+    jax.block_until_ready(loop())
+    t0 = time.perf_counter()
+    jax.block_until_ready(loop())
+    return (time.perf_counter() - t0) / (len(opts) * len(keys))
+
+
+def w2(reps, quick):
+    lrs = np.geomspace(1e-3, 0.4, 64).astype(np.float32)
+    n_seeds, steps = 64, 1000
+    problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
+    row = {"name": "W2 noisy quadratic, 64 lr x 64 seeds, 1000 steps", "configs": 64 * n_seeds}
+    kw = dict(seeds=n_seeds, steps=steps, oracle=oracle, keep_params=False)
+    row["sweep"], row["compile"] = timed(
+        lambda: jd.sweep(problem, poly_sgd, {"lr": lrs}, **kw).loss, reps
+    )
+    row["hand"], _ = timed(lambda: h2(jnp.asarray(lrs), jnp.arange(n_seeds)), reps)
+    row["loop"] = run_loop(problem, poly_sgd, lrs[:4], range(8), steps, oracle)
+    t0 = time.perf_counter()
+    for lr in lrs[:4]:
+        ref.python_w2(float(lr), 0, steps)
+    row["python"] = (time.perf_counter() - t0) / 4 * row["configs"]
+    # the limit: writing the two logged traces (loss, grad norm) at measured bandwidth
+    nbytes = 2 * (steps + 1) * row["configs"] * 4
+    row["limit"] = nbytes / bandwidth()
+    row["limit_what"] = f"write {nbytes / 1e6:.0f} MB of logs"
+    return row
+
+
+h2 = jax.jit(lambda lrs, seeds: ref.hand_w2(lrs, seeds, 1000))
+
+
+def bandwidth():
+    a = np.ones(16 * 2**20, np.float32)
+    b = np.empty_like(a)
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        np.copyto(b, a)
+        times.append(time.perf_counter() - t0)
+    return 2 * a.nbytes / min(times)  # read + write
+
+
+def w3(reps, quick):
+    n, d, L, steps = 4096, 256, 256, 200
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, d)).astype(np.float32) / np.sqrt(d)
+    y = (X @ rng.normal(size=d) + 0.1 * rng.normal(size=n)).astype(np.float32)
+    lrs = np.geomspace(1e-3, 1.0, L).astype(np.float32)
+    problem = jd.problems.least_squares(X, y)
+    row = {"name": "W3 least squares 4096x256, 256 lr, 200 steps (GD)", "configs": L}
+    kw = dict(seeds=1, steps=steps, keep_params=False)
+    row["sweep"], row["compile"] = timed(
+        lambda: jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss, reps
+    )
+    Xj, yj, lj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(lrs)
+    row["hand"], _ = timed(lambda: h3(lj, Xj, yj), reps)
+    W = jnp.zeros((d, L), jnp.float32)
+    R = jnp.zeros((n, L), jnp.float32)
+    mm = jax.jit(ref.matmuls_w3)
+    t_mm, _ = timed(lambda: mm(Xj, W, R), max(reps, 9))
+    row["limit"] = t_mm * steps
+    row["limit_what"] = "X@W and X.T@R per step, alone"
+    row["loop"] = run_loop(problem, sgd, lrs[:4], [0], steps, None)
+    return row
+
+
+h3 = jax.jit(lambda lrs, X, y: ref.hand_w3(lrs, X, y, 200))
+
+
+def compile_flatness():
+    """Compile seconds of the W2 sweep at 64 and 4096 configs, 100 and 10,000 steps."""
+    problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
+    out = {}
+    for n_lr, n_seeds, steps in [(8, 8, 1000), (64, 64, 1000), (64, 64, 100), (64, 64, 10_000)]:
+
+        def make(lr):  # a fresh factory: this sweep compiles anew
+            return optax.sgd(jd.schedules.polynomial(lr, alpha=0.5, beta=0.1))
+
+        start = len(_compile_seconds)
+        jax.block_until_ready(
+            jd.sweep(
+                problem,
+                make,
+                {"lr": np.geomspace(1e-3, 0.4, n_lr)},
+                seeds=n_seeds,
+                steps=steps,
+                oracle=oracle,
+                keep_params=False,
+                log_every=steps // 100,
+            ).loss
+        )
+        out[(n_lr * n_seeds, steps)] = sum(_compile_seconds[start:])
+    return out
+
+
+RSS_SCRIPT = """
+import resource, sys, numpy as np, optax, jaxdescent as jd
+n_seeds = int(sys.argv[1])
+def make(lr):
+    return optax.sgd(jd.schedules.polynomial(lr, alpha=0.5, beta=0.1))
+res = jd.sweep(jd.problems.quadratic(), make, {"lr": np.geomspace(1e-3, 0.4, 64)},
+               seeds=n_seeds, steps=1000, log_every=100, oracle=jd.oracles.gaussian_noise(1.0),
+               keep_params=False, memory_budget=2**30)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, res.meta["points_per_chunk"])
+"""
+
+
+def peak_rss(n_seeds):
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(n_seeds)], capture_output=True, text=True, check=True
+    )
+    kb, per_chunk = out.stdout.split()
+    return int(kb) * 1024, int(per_chunk)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--skip-rss", action="store_true")
+    args = ap.parse_args(argv)
+    reps = 3 if args.quick else args.reps
+    print(
+        f"# jaxdescent benchmarks ({jax.default_backend()}, {jax.device_count()} device(s), "
+        f"{os.cpu_count()} CPU cores, jax {jax.__version__}); medians of {reps} runs"
+    )
+    rows = [w1(reps, args.quick), w2(reps, args.quick), w3(reps, args.quick)]
+    print(
+        "\n| workload | jd.sweep | compile | hand-written | sweep / hand | loop of jd.run | "
+        "loop / sweep | plain Python | python / sweep | limit | limit / sweep |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        loop_total = r["loop"] * r["configs"]
+        py = r.get("python")
+        lim = r.get("limit")
+        print(
+            f"| {r['name']} | {fmt(r['sweep'])} | {fmt(r['compile'])} | {fmt(r['hand'])} | "
+            f"{r['sweep'] / r['hand']:.2f} | {fmt(loop_total, True)} | "
+            f"{loop_total / r['sweep']:.0f}x | {fmt(py, True)} | "
+            f"{(py / r['sweep']) if py else float('nan'):.0f}x | "
+            f"{fmt(lim)}{' (' + r['limit_what'] + ')' if lim else ''} | "
+            f"{(lim / r['sweep']) if lim else float('nan'):.2f} |"
+        )
+    r1 = rows[0]
+    print(
+        f"\nW1 with unroll=8: jd.sweep {fmt(r1['sweep_unroll'])} vs hand-written unrolled "
+        f"{fmt(r1['hand_unroll'])} (ratio {r1['sweep_unroll'] / r1['hand_unroll']:.2f}); "
+        f"unroll speed-up of the sweep {r1['sweep'] / r1['sweep_unroll']:.2f}x"
+    )
+    flat = compile_flatness()
+    print(
+        "\ncompile time of the W2 sweep (s): "
+        + ", ".join(f"{c} configs x {s} steps: {t:.2f}" for (c, s), t in flat.items())
+    )
+    if not args.skip_rss:
+        for n_seeds in (64, 4096):
+            rss, per = peak_rss(n_seeds)
+            print(
+                f"peak RSS, W2 with {64 * n_seeds} configs (log_every=100, memory_budget=1 GiB, "
+                f"{per} points per chunk): {rss / 2**30:.2f} GiB"
+            )
+
+
+if __name__ == "__main__":
+    main()
