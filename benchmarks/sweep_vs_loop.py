@@ -78,20 +78,30 @@ def main(argv=None):
     loop_loss = np.stack([np.asarray(x) for x in first_loop]).reshape(sweep_loss.shape)
     max_rel = float(np.max(np.abs(sweep_loss - loop_loss) / np.maximum(np.abs(loop_loss), 1e-30)))
 
-    print(f"# sweep vs loop: noisy quadratic, {args.lrs} lrs x {args.seeds} seeds = {n} configs, "
-          f"{args.steps} steps, polynomial decay  ({jax.default_backend()}, "
-          f"{jax.device_count()} device(s), jax {jax.__version__})")
+    print(
+        f"# sweep vs loop: noisy quadratic, {args.lrs} lrs x {args.seeds} seeds = {n} configs, "
+        f"{args.steps} steps, polynomial decay  ({jax.default_backend()}, "
+        f"{jax.device_count()} device(s), jax {jax.__version__})"
+    )
     print("| | jd.sweep (one program) | Python loop of jd.run |")
     print("|---|---|---|")
-    print(f"| first call (compile + run) | {sweep_first:.3f} s | {loop_first:.2f} s "
-          f"({args.lrs} programs) |")
-    print(f"| compile, estimated (first - median) | {sweep_first - sweep_time:.3f} s | "
-          f"{loop_first - loop_time:.2f} s |")
-    print(f"| run, median | {sweep_time * 1e3:.2f} ms (reps={args.reps}) | "
-          f"{loop_time:.3f} s (reps={args.loop_reps}) |")
+    print(
+        f"| first call (compile + run) | {sweep_first:.3f} s | {loop_first:.2f} s "
+        f"({args.lrs} programs) |"
+    )
+    print(
+        f"| compile, estimated (first - median) | {sweep_first - sweep_time:.3f} s | "
+        f"{loop_first - loop_time:.2f} s |"
+    )
+    print(
+        f"| run, median | {sweep_time * 1e3:.2f} ms (reps={args.reps}) | "
+        f"{loop_time:.3f} s (reps={args.loop_reps}) |"
+    )
     print(f"| per configuration | {sweep_time / n * 1e6:.2f} us | {loop_time / n * 1e6:.1f} us |")
-    print(f"\nspeed-up of the sweep over the loop (run medians): {loop_time / sweep_time:.0f}x "
-          f"(target >= 50x)")
+    print(
+        f"\nspeed-up of the sweep over the loop (run medians): {loop_time / sweep_time:.0f}x "
+        f"(target >= 50x)"
+    )
     print(f"max relative difference sweep vs loop losses: {max_rel:.1e}")
 
 
