@@ -21,6 +21,10 @@ EXPERIMENTS = [
     "sampling_replacement",
     "himmelblau_optimizers",
     "lr_sensitivity",
+    "activations",
+    "mlp_digits",
+    "kfold",
+    "momentum_decay",
 ]
 
 

@@ -52,12 +52,12 @@ def constant(lr):
 
 def exponential(lr):
     """d2l's exp(-0.1 t), t = 2, 3, ...: the steps sum to a finite 8.6 lr."""
-    return jd.schedules.exponential(lr, 0.1, offset=2)
+    return jd.schedules.d2l_exponential(lr)
 
 
 def polynomial(lr):
     """d2l's (1 + 0.1 t)^(-1/2), t = 2, 3, ..."""
-    return jd.schedules.polynomial(lr, alpha=0.5, beta=0.1, offset=2)
+    return jd.schedules.d2l_polynomial(lr)
 
 
 FAMILIES = (constant, exponential, polynomial)

@@ -46,12 +46,12 @@ def constant(eta):
 
 def exponential(eta):
     """d2l's exponential_lr: eta exp(-0.1 t), t = 2, 3, ... (its global counter)."""
-    return jd.schedules.exponential(eta, 0.1, offset=2)
+    return jd.schedules.d2l_exponential(eta)
 
 
 def polynomial(eta):
     """d2l's polynomial_lr: eta (1 + 0.1 t)^(-1/2), t = 2, 3, ..."""
-    return jd.schedules.polynomial(eta, alpha=0.5, beta=0.1, offset=2)
+    return jd.schedules.d2l_polynomial(eta)
 
 
 def piecewise(eta):

@@ -342,10 +342,12 @@ def lr_sensitivity(
             )
     ax.set_xscale("log")
     ax.set_xlim(xs.min() / 1.3, xs.max() * 1.3)  # marks of fully diverged rates stay inside
-    if ymax is not None:  # a huge but finite blow-up would squash every other curve
-        ax.set_ylim(top=ymax)
     if logy:
         ax.set_yscale("log")
+    if ymax is not None:  # a huge but finite blow-up would squash every other curve
+        finite = values[np.isfinite(values) & (values > 0 if logy else True)]
+        bottom = finite.min() / 2 if finite.size and logy else None
+        ax.set_ylim(bottom=bottom, top=ymax)
     ax.set_xlabel(axis)
     ax.set_ylabel(f"{metric} (median over seeds)")
     ax.legend(fontsize="small")

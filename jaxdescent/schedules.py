@@ -43,6 +43,8 @@ __all__ = [
     "Schedule",
     "constant",
     "cosine",
+    "d2l_exponential",
+    "d2l_polynomial",
     "exponential",
     "inverse_sqrt",
     "optimal_convex",
@@ -398,3 +400,27 @@ def optimal_convex(r: Any, G: Any, steps: Any) -> Schedule:
     if concrete is not None and np.any(concrete <= 0):
         raise ValueError(f"`steps` (the horizon T) must be positive, got {steps!r}.")
     return constant(r / (G * jnp.sqrt(_as_float(steps))))
+
+
+def d2l_exponential(eta: Any) -> Schedule:
+    """d2l 12.4's ``exponential_lr``: eta * exp(-0.1 t) at t = 2, 3, ... (its global
+    counter is incremented before each use), i.e. ``exponential(eta, 0.1, offset=2)``.
+
+    Example:
+      >>> from jaxdescent import schedules
+      >>> round(float(schedules.d2l_exponential(1.0)(0)), 6)   # exp(-0.2)
+      0.818731
+    """
+    return exponential(eta, 0.1, offset=2)
+
+
+def d2l_polynomial(eta: Any) -> Schedule:
+    """d2l 12.4's ``polynomial_lr``: eta * (1 + 0.1 t)^(-1/2) at t = 2, 3, ..., i.e.
+    ``polynomial(eta, alpha=0.5, beta=0.1, offset=2)``.
+
+    Example:
+      >>> from jaxdescent import schedules
+      >>> round(float(schedules.d2l_polynomial(1.0)(0)), 6)   # 1.2 ** -0.5
+      0.912871
+    """
+    return polynomial(eta, alpha=0.5, beta=0.1, offset=2)

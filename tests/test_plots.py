@@ -167,3 +167,9 @@ def test_axes_options(result):
         result, np.ones(60), metric="loss", xlabel="n", select={"lr": 0.1, "momentum": 0.0}
     ).axes[0]
     assert ax.get_xlabel() == "n"
+
+
+def test_ymax_keeps_a_sensible_log_range(result):
+    ax = jd.plots.lr_sensitivity(result, ymax=1e3).axes[0]
+    lo, hi = ax.get_ylim()
+    assert hi == 1e3 and 0 < lo < 1
