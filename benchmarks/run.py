@@ -200,6 +200,32 @@ def w3(reps, quick):
 h3 = jax.jit(lambda lrs, X, y: ref.hand_w3(lrs, X, y, 200))
 
 
+def w4(reps, quick):
+    """The digits MLP sweep of benchmarks/mlp_sweep_vs_loop.py (no hand-written column)."""
+    import mlp_sweep_vs_loop as mlp
+
+    split = jd.data.load_digits(seed=0)
+    problem = jd.problems.mlp_classifier(*split.train, hidden=mlp.HIDDEN, classes=split.classes)
+    oracle = jd.oracles.minibatch(mlp.BATCH)
+    steps = 500
+    row = {
+        "name": f"W4 digits MLP, 8 lr x 2 wd x 4 seeds, {steps} steps",
+        "configs": len(mlp.LRS) * len(mlp.WDS) * mlp.SEEDS,
+        "hand": None,
+    }
+    kw = dict(seeds=mlp.SEEDS, steps=steps, log_every=50, oracle=oracle, keep_params=False)
+    row["sweep"], row["compile"] = timed(
+        lambda: jd.sweep(problem, mlp.make_optimizer, {"lr": mlp.LRS, "wd": mlp.WDS}, **kw).loss,
+        max(1, reps // 2),
+    )
+
+    def make(lr):
+        return mlp.make_optimizer(lr, 1e-3)
+
+    row["loop"] = run_loop(problem, make, mlp.LRS[:2], range(2), steps, oracle, log_every=50)
+    return row
+
+
 def compile_flatness():
     """Compile seconds of the W2 sweep at 64 and 4096 configs, 100 and 10,000 steps."""
     problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
@@ -257,7 +283,7 @@ def main(argv=None):
         f"# jaxdescent benchmarks ({jax.default_backend()}, {jax.device_count()} device(s), "
         f"{os.cpu_count()} CPU cores, jax {jax.__version__}); medians of {reps} runs"
     )
-    rows = [w1(reps, args.quick), w2(reps, args.quick), w3(reps, args.quick)]
+    rows = [w1(reps, args.quick), w2(reps, args.quick), w3(reps, args.quick), w4(reps, args.quick)]
     print(
         "\n| workload | jd.sweep | compile | hand-written | sweep / hand | loop of jd.run | "
         "loop / sweep | plain Python | python / sweep | limit | limit / sweep |"
