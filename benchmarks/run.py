@@ -291,16 +291,21 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         loop_total = r["loop"] * r["configs"]
-        py = r.get("python")
-        lim = r.get("limit")
-        print(
-            f"| {r['name']} | {fmt(r['sweep'])} | {fmt(r['compile'])} | {fmt(r['hand'])} | "
-            f"{r['sweep'] / r['hand']:.2f} | {fmt(loop_total, True)} | "
-            f"{loop_total / r['sweep']:.0f}x | {fmt(py, True)} | "
-            f"{(py / r['sweep']) if py else float('nan'):.0f}x | "
-            f"{fmt(lim)}{' (' + r['limit_what'] + ')' if lim else ''} | "
-            f"{(lim / r['sweep']) if lim else float('nan'):.2f} |"
-        )
+        py, lim, hand = r.get("python"), r.get("limit"), r.get("hand")
+        cells = [
+            r["name"],
+            fmt(r["sweep"]),
+            fmt(r["compile"]),
+            fmt(hand),
+            f"{r['sweep'] / hand:.2f}" if hand else "-",
+            fmt(loop_total, True),
+            f"{loop_total / r['sweep']:.0f}x",
+            fmt(py, True),
+            f"{py / r['sweep']:.0f}x" if py else "-",
+            f"{fmt(lim)} ({r['limit_what']})" if lim else "-",
+            f"{lim / r['sweep']:.2f}" if lim else "-",
+        ]
+        print("| " + " | ".join(cells) + " |")
     r1 = rows[0]
     print(
         f"\nW1 with unroll=8: jd.sweep {fmt(r1['sweep_unroll'])} vs hand-written unrolled "
