@@ -1,6 +1,6 @@
 """A first sweep: d2l's noisy quadratic, 8 learning rates x 16 seeds, one program.
 
-    python -m experiments.first_sweep
+python -m experiments.first_sweep
 """
 
 from __future__ import annotations
