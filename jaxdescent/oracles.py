@@ -108,6 +108,17 @@ class Oracle:
         optax's L-BFGS); the full objective unless an oracle samples."""
         return problem.objective
 
+    def sees_objective(self, problem: Problem) -> bool:
+        """Whether a step also computes the objective's exact value and gradient at the
+        current iterate (then a run logs them instead of computing them again)."""
+        return False
+
+    def evaluate(self, problem: Problem, params, step, key):
+        """``(batch_loss, grads, exact)``: what ``__call__`` returns, and the objective's
+        ``(value, gradient)`` at ``params`` when `sees_objective` (else ``None``)."""
+        loss, grads = self(problem, params, step, key)
+        return loss, grads, None
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +129,13 @@ class FullBatch(Oracle):
         return jax.value_and_grad(problem.batch_loss)(
             params, problem.data, _loss_key(problem, key, step)
         )
+
+    def sees_objective(self, problem):
+        return not problem.stochastic
+
+    def evaluate(self, problem, params, step, key):
+        loss, grads = self(problem, params, step, key)
+        return loss, grads, ((loss, grads) if self.sees_objective(problem) else None)
 
 
 @jax.tree_util.register_dataclass
@@ -190,8 +208,18 @@ class GaussianNoise(Oracle):
     def value_fn(self, problem, step, key):
         return self.base.value_fn(problem, step, key)
 
+    def sees_objective(self, problem):
+        return self.base.sees_objective(problem)
+
+    def evaluate(self, problem, params, step, key):
+        loss, exact_grads, exact = self.base.evaluate(problem, params, step, key)
+        return loss, self._add_noise(exact_grads, step, key), exact
+
     def __call__(self, problem, params, step, key):
         loss, grads = self.base(problem, params, step, key)
+        return loss, self._add_noise(grads, step, key)
+
+    def _add_noise(self, grads, step, key):
         # one draw for all coordinates, from the key and the step alone
         leaves, treedef = jax.tree.flatten(grads)
         sizes = [jnp.size(g) for g in leaves]
@@ -202,7 +230,7 @@ class GaussianNoise(Oracle):
             g + self.scale * p.reshape(jnp.shape(g)).astype(jnp.result_type(g))
             for g, p in zip(leaves, parts)
         ]
-        return loss, jax.tree.unflatten(treedef, noisy)
+        return jax.tree.unflatten(treedef, noisy)
 
     def __repr__(self):
         return f"gaussian_noise(scale={self.scale}, base={self.base!r})"

@@ -121,10 +121,11 @@ def advance(problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, s
     """Step ``t + 1``: the oracle's gradient at x_t, the optax update, x_{t+1}.
 
     ``oracle_key`` is the run's oracle key (`run_keys`), the same at every step.
-    Returns the new state and what the oracle returned, ``(batch_loss, grads)`` at x_t.
+    Returns the new state and the objective's exact ``(value, gradient)`` at x_t when
+    the oracle computed them on the way (`Oracle.sees_objective`), else ``None``.
     """
     x, state = carry.params, carry.opt_state
-    batch_loss, grads = oracle(problem, x, t, oracle_key)
+    batch_loss, grads, exact = oracle.evaluate(problem, x, t, oracle_key)
     if isinstance(optimizer, optax.GradientTransformationExtraArgs):
         # Line-search methods (optax.lbfgs) also want the value and the batch loss.
         extra = dict(value=batch_loss, grad=grads, value_fn=oracle.value_fn(problem, t, oracle_key))
@@ -139,7 +140,7 @@ def advance(problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, s
         avg_weight = avg_weight + w
     bad = ~(jnp.isfinite(batch_loss) & _all_finite(new_x))
     diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
-    return _Carry(new_x, state, diverged_at, avg_sum, avg_weight), (batch_loss, grads)
+    return _Carry(new_x, state, diverged_at, avg_sum, avg_weight), exact
 
 
 def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
@@ -166,12 +167,14 @@ def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
 def loop(start_fn, advance_fn, record_fn, spec: Spec, *, reuse: bool = False):
     """The time loop: a scan over blocks of ``log_every`` steps, logging x_0, x_L, ...,
     x_T. Logs come out time-major, (n_log, ...). The step count t is carried beside the
-    run's state, unbatched: ``advance_fn(carry, t) -> (carry, (batch_loss, grads))``.
+    run's state, unbatched: ``advance_fn(carry, t) -> (carry, exact)``, ``exact`` the
+    objective's (value, gradient) at the old iterate or ``None``.
 
-    With ``reuse`` (a full-batch oracle on a deterministic problem, whose step at x_t
-    computes the objective's value and gradient there), the log of x_{kL} is taken from
-    the first step of block k instead of being computed again: half the work of a
-    gradient-descent step that logs every step. The last iterate is logged apart.
+    With ``reuse`` (an oracle that computes the objective's exact value and gradient
+    at x_t on its way: full batch, with or without added noise, on a deterministic
+    problem), the log of x_{kL} is taken from the first step of block k instead of being
+    computed again: half the work of a step that logs every step. The last iterate is
+    logged apart.
 
     Returns ``(last carry, logs)``.
     """
@@ -187,7 +190,9 @@ def loop(start_fn, advance_fn, record_fn, spec: Spec, *, reuse: bool = False):
             return state
         if length == 1:
             return one(state, None)[0]
-        return jax.lax.scan(one, state, None, length=length, unroll=spec.unroll)[0]
+        return jax.lax.scan(
+            lambda s, _: (one(s, None)[0], None), state, None, length=length, unroll=spec.unroll
+        )[0]
 
     n_blocks = spec.steps // spec.log_every
     scan_unroll = spec.unroll if spec.log_every == 1 else 1
@@ -242,7 +247,7 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
         lambda c, t: advance(problem, optimizer, oracle, oracle_key, c, t, spec),
         lambda c, evaluated: record(problem, c, spec, evaluated),
         spec,
-        reuse=isinstance(oracle, _oracles.FullBatch) and not problem.stochastic,
+        reuse=oracle.sees_objective(problem),
     )
     diverged_at = first_divergence(logs["loss"], last.diverged_at, spec.steps, spec.log_every)
     return Trace(

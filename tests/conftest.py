@@ -8,19 +8,25 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
-_compiles = []
+_compiles = []  # the function name of every XLA backend compilation
 jax.monitoring.register_event_duration_secs_listener(
     lambda event, duration, **kw: (
-        _compiles.append(event) if event == "/jax/core/compile/backend_compile_duration" else None
+        _compiles.append(kw.get("fun_name", ""))
+        if event == "/jax/core/compile/backend_compile_duration"
+        else None
     )
 )
+_PROGRAMS = ("jit(_program)", "jit(trajectory)")
 
 
 class CompileCounter:
-    """Counts XLA backend compilations inside a `with counter.count():` block."""
+    """Counts XLA backend compilations inside a `with counter.count():` block: all of
+    them (``n``), and those of a run's or a sweep's program (``programs``; tiny eager
+    operations, e.g. building a problem from concrete values, are not programs)."""
 
     def __init__(self):
         self.n = 0
+        self.programs = 0
 
     @contextlib.contextmanager
     def count(self):
@@ -28,7 +34,9 @@ class CompileCounter:
         try:
             yield self
         finally:
-            self.n = len(_compiles) - start
+            names = _compiles[start:]
+            self.n = len(names)
+            self.programs = sum(name in _PROGRAMS for name in names)
 
 
 @pytest.fixture

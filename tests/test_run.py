@@ -134,7 +134,7 @@ def test_any_optax_transformation_works():
 def test_bad_run_arguments_fail_before_compiling(kwargs, match, compiles):
     with compiles.count(), pytest.raises((ValueError, TypeError), match=match):
         jd.run(QUAD, SGD, **kwargs)
-    assert compiles.n == 0
+    assert compiles.programs == 0
 
 
 def test_bad_problem_inputs():

@@ -155,7 +155,7 @@ def test_kfold_errors_before_compiling(compiles):
     no_classes = validation.kfold_problem(jd.problems.softmax_regression, *ALL_IRIS.train, k=K)
     with compiles.count(), pytest.raises(ValueError, match="classes=<number of classes>"):
         jd.sweep(no_classes, sgd, {"fold": range(K), "lr": [0.1]}, steps=2)
-    assert compiles.n == 0
+    assert compiles.programs == 0
 
 
 # --- early stopping ------------------------------------------------------------------------
