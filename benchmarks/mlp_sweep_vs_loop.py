@@ -23,31 +23,24 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 
 import jax
 import numpy as np
-import optax
 
 import jaxdescent as jd
 import jaxdescent.data as jdata
 
 HIDDEN = (128,)
 BATCH = 32
-MOMENTUM = 0.9
 LRS = np.geomspace(1e-3, 1.0, 8)
 WDS = (0.0, 1e-3)
 SEEDS = 4
 
-
-def weights_only(params):
-    return jax.tree.map(lambda a: a.ndim > 1, params)
-
-
-def make_optimizer(lr, wd):
-    return optax.chain(
-        optax.add_decayed_weights(wd, mask=weights_only), optax.sgd(lr, momentum=MOMENTUM)
-    )
+# the experiment's optimizer: SGD + momentum, decoupled weight decay on the weights
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiments.mlp_digits import MOMENTUM, make_optimizer  # noqa: E402
 
 
 def timed(fn, reps):
