@@ -9,7 +9,8 @@ trimmed), so chunking never recompiles. Around that loop:
   multiple of the device count), the same program on one or many devices;
 * a `ChunkStore` streams finished chunks to disk, so a killed sweep resumes from the
   last finished chunk;
-* a progress bar counts chunks.
+* a progress bar counts steps, from host callbacks the program makes every ~2% of its
+  steps (compiled in only when the bar is on).
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from collections.abc import Callable, Sequence
 import jax
 import numpy as np
 
-__all__ = ["ChunkStore", "chunk_points", "execute", "place", "process_slice", "resolve_devices"]
+__all__ = [
+    "ChunkStore",
+    "chunk_points",
+    "execute",
+    "place",
+    "process_slice",
+    "progress_enabled",
+    "progress_tick",
+    "resolve_devices",
+]
 
 
 def process_slice(n: int, index: int, count: int) -> slice:
@@ -179,29 +189,66 @@ def fingerprint(*parts) -> str:
     return h.hexdigest()
 
 
-def _progress_bar(total: int, enabled):
-    if enabled is None:
-        enabled = sys.stderr.isatty() and not os.environ.get("CI")
-    if not enabled or total <= 1:
-        return None
+def progress_enabled(progress) -> bool:
+    """``progress=None`` means: on in a terminal, off under CI or when tqdm is missing."""
+    if progress is None:
+        progress = sys.stderr.isatty() and not os.environ.get("CI")
+    if not progress:
+        return False
     try:
-        from tqdm.auto import tqdm
+        import tqdm  # noqa: F401
     except ImportError:  # progress is a nicety
-        return None
-    return tqdm(total=total, desc="jd.sweep", unit="chunk")
+        return False
+    return True
+
+
+_BAR: dict = {"bar": None}
+
+
+def progress_tick(steps) -> None:
+    """Host side of the in-program callbacks: ``steps`` more steps are done."""
+    bar = _BAR["bar"]
+    if bar is not None:
+        bar.update(int(steps))
 
 
 def execute(
-    call, values: dict, n_points: int, per_chunk: int, *, devices=None, store=None, progress=None
+    call,
+    values: dict,
+    n_points: int,
+    per_chunk: int,
+    *,
+    devices=None,
+    store=None,
+    progress: bool = False,
+    steps_per_chunk: int = 0,
 ):
     """Runs ``call(chunk_values) -> outs`` on every chunk; gathers time-major host arrays.
 
     ``outs`` is a tuple over static combinations of ``(logs, final_params, diverged_at)``
-    with points on axis 1 of the logs and axis 0 of the rest.
+    with points on axis 1 of the logs and axis 0 of the rest. With ``progress`` the
+    program's callbacks advance a bar of ``steps_per_chunk`` steps per chunk.
     """
-    if per_chunk >= n_points and store is None and not (devices and len(devices) > 1):
-        return jax.tree.map(np.asarray, call(values))
     starts = list(range(0, n_points, per_chunk))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(starts) * steps_per_chunk, desc="jd.sweep", unit="step")
+    _BAR["bar"] = bar
+    try:
+        return _run_chunks(
+            call, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk
+        )
+    finally:
+        _BAR["bar"] = None
+        if bar is not None:
+            bar.close()
+
+
+def _run_chunks(call, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk):
+    if len(starts) == 1 and store is None and not (devices and len(devices) > 1):
+        return jax.tree.map(np.asarray, call(values))
     take0 = np.minimum(np.arange(per_chunk), n_points - 1)
     shapes = jax.eval_shape(call, {k: v[take0] for k, v in values.items()})
     treedef = jax.tree.structure(shapes)
@@ -215,7 +262,6 @@ def execute(
         )
         for logs, finals, div in shapes
     ]
-    bar = _progress_bar(len(starts), progress)
     for lo in starts:
         hi = min(lo + per_chunk, n_points)
         outs = store.load(lo, treedef) if store is not None else None
@@ -225,14 +271,12 @@ def execute(
             outs = jax.tree.map(np.asarray, call(chunk))
             if store is not None:
                 store.save(lo, outs)
+        elif bar is not None:  # finished in an earlier process
+            bar.update(steps_per_chunk)
         for (g_logs, g_finals, g_div), (logs, finals, div) in zip(gathered, outs):
             for g, a in zip(jax.tree.leaves(g_logs), jax.tree.leaves(logs)):
                 g[:, lo:hi] = a[:, : hi - lo]
             for g, a in zip(jax.tree.leaves(g_finals), jax.tree.leaves(finals)):
                 g[lo:hi] = a[: hi - lo]
             g_div[lo:hi] = div[: hi - lo]
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
     return tuple(gathered)

@@ -100,6 +100,7 @@ class Spec(NamedTuple):
     metrics: tuple = ()
     average: Any = None
     unroll: int = 1
+    progress: bool = False  # host callbacks every ~2% of the steps (for a progress bar)
 
 
 def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
@@ -204,7 +205,7 @@ def loop(start_fn, advance_fn, record_fn, spec: Spec, *, reuse: bool = False):
             log = record_fn(state[0], evaluated)
             return rest_of_block(new, spec.log_every - 1), log
 
-        (last, _), logs = jax.lax.scan(block, state0, None, length=n_blocks, unroll=scan_unroll)
+        (last, _), logs = _scan_blocks(block, state0, n_blocks, scan_unroll, spec)
         final = record_fn(last, None)
         logs = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), logs, final)
         return last, logs
@@ -215,9 +216,34 @@ def loop(start_fn, advance_fn, record_fn, spec: Spec, *, reuse: bool = False):
         state = rest_of_block(state, spec.log_every)
         return state, record_fn(state[0], None)
 
-    (last, _), rest = jax.lax.scan(block, state0, None, length=n_blocks, unroll=scan_unroll)
+    (last, _), rest = _scan_blocks(block, state0, n_blocks, scan_unroll, spec)
     logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
     return last, logs
+
+
+def _scan_blocks(block, state, n_blocks: int, unroll: int, spec: Spec):
+    """``lax.scan(block)`` over the blocks. With ``spec.progress`` the blocks run in ~20
+    segments and the host hears after each one how many steps are done (a callback per
+    segment, so it costs about nothing); `jaxdescent.chunks` shows them as a bar."""
+    if not spec.progress or n_blocks < 2:
+        return jax.lax.scan(block, state, None, length=n_blocks, unroll=unroll)
+    from jaxdescent.chunks import progress_tick
+
+    per = max(1, n_blocks // 20)
+    n_seg, rem = divmod(n_blocks, per)
+
+    def segment(state, _):
+        state, ys = jax.lax.scan(block, state, None, length=per, unroll=unroll)
+        jax.debug.callback(progress_tick, per * spec.log_every)
+        return state, ys
+
+    state, ys = jax.lax.scan(segment, state, None, length=n_seg)
+    ys = jax.tree.map(lambda a: a.reshape((n_seg * per,) + a.shape[2:]), ys)
+    if rem:
+        state, tail = jax.lax.scan(block, state, None, length=rem, unroll=unroll)
+        jax.debug.callback(progress_tick, rem * spec.log_every)
+        ys = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
+    return state, ys
 
 
 def first_divergence(loss, diverged_at, steps: int, log_every: int):

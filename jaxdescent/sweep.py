@@ -301,7 +301,8 @@ def sweep(
         finished chunk (same results); a finished ``out`` is loaded, not recomputed.
         Settings that change the results (grid, seeds, data, factories' names, ...)
         start afresh.
-      progress: a progress bar over chunks (default: on in a terminal, off under CI).
+      progress: a progress bar of steps, fed by host callbacks every ~2% of the steps
+        (default: on in a terminal, off under CI; when off nothing is compiled in).
       unroll: steps per iteration of the compiled loop, as in `jd.run`.
 
     Returns:
@@ -338,8 +339,15 @@ def sweep(
     numeric = tuple(a.name for a in axes if a.numeric)
     unrolled = tuple((a.name, a.values) for a in axes if not a.numeric)
     n_seeds = len(seed_values)
+    show_progress = chunks.progress_enabled(progress)
     run_spec = RunSpec(
-        steps, log_every, bool(keep_params), metrics_t, average, check_unroll(unroll)
+        steps,
+        log_every,
+        bool(keep_params),
+        metrics_t,
+        average,
+        check_unroll(unroll),
+        progress=show_progress,
     )
     spec = _Spec(
         make_optimizer=make_optimizer,
@@ -409,7 +417,14 @@ def sweep(
                 return done._replace(axes=result_axes)
         store = chunks.ChunkStore(out, fp)
     outs = chunks.execute(
-        call, values, n_points, per_chunk, devices=device_list, store=store, progress=progress
+        call,
+        values,
+        n_points,
+        per_chunk,
+        devices=device_list,
+        store=store,
+        progress=show_progress,
+        steps_per_chunk=steps * len(_combos(unrolled)),
     )
     logs, final_params, diverged_at = _assemble(outs, axes)
 

@@ -175,3 +175,15 @@ def test_process_shares_partition_the_configurations():
         process_slice(10, 3, 3)
     with pytest.raises(ValueError, match="devices"):
         jd.sweep(QUAD, sgd_m, GRID, devices="gpu", **KW)
+
+
+def test_progress_counts_every_step(monkeypatch):
+    ticks = []
+    original = chunks.progress_tick
+    monkeypatch.setattr(chunks, "progress_tick", lambda n: (ticks.append(int(n)), original(n)))
+    res = jd.sweep(QUAD, sgd_m, GRID, chunk_size=48, progress=True, **KW)
+    jax.effects_barrier()
+    # 40 steps in blocks of 10: a tick per block, in each of the 3 chunks
+    assert sum(ticks) == 3 * 40 and res.meta["points_per_chunk"] == 12
+    quiet = jd.sweep(QUAD, sgd_m, GRID, chunk_size=48, progress=False, **KW)
+    np.testing.assert_array_equal(res.loss, quiet.loss)
