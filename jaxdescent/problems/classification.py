@@ -157,10 +157,8 @@ def _cross_entropy(logits, y):
     return -jnp.take_along_axis(log_p, y[:, None], axis=-1)[:, 0]
 
 
-@dataclasses.dataclass(frozen=True)
-class _Softmax(_Model):
-    def scores(self, params, X, args=None, key=None):
-        return X @ params["w"] + params["b"]
+class _Categorical(_Model):
+    """Models with class scores (logits) over integer labels: cross-entropy, argmax."""
 
     def losses(self, scores, y):
         return _cross_entropy(scores, y)
@@ -173,21 +171,18 @@ class _Softmax(_Model):
 
 
 @dataclasses.dataclass(frozen=True)
-class _MLP(_Model):
+class _Softmax(_Categorical):
+    def scores(self, params, X, args=None, key=None):
+        return X @ params["w"] + params["b"]
+
+
+@dataclasses.dataclass(frozen=True)
+class _MLP(_Categorical):
     activation: Callable
 
     def scores(self, params, X, args=None, key=None):
         rate = None if args is None else args["dropout"]
         return mlp_logits(params, X, self.activation, dropout=rate, key=key)
-
-    def losses(self, scores, y):
-        return _cross_entropy(scores, y)
-
-    def labels(self, scores):
-        return jnp.argmax(scores, axis=-1)
-
-    def targets(self, y):
-        return jnp.asarray(y).astype(jnp.result_type(int))
 
 
 @dataclasses.dataclass(frozen=True)
