@@ -214,6 +214,7 @@ def progress_tick(steps) -> None:
 
 def execute(
     call,
+    shapes,
     values: dict,
     n_points: int,
     per_chunk: int,
@@ -224,6 +225,7 @@ def execute(
     steps_per_chunk: int = 0,
 ):
     """Runs ``call(chunk_values) -> outs`` on every chunk; gathers time-major host arrays.
+    ``shapes(chunk_values)`` gives the shapes of ``outs`` without running anything.
 
     ``outs`` is a tuple over static combinations of ``(logs, final_params, diverged_at)``
     with points on axis 1 of the logs and axis 0 of the rest. With ``progress`` the
@@ -238,7 +240,7 @@ def execute(
     _BAR["bar"] = bar
     try:
         return _run_chunks(
-            call, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk
+            call, shapes, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk
         )
     finally:
         _BAR["bar"] = None
@@ -246,12 +248,14 @@ def execute(
             bar.close()
 
 
-def _run_chunks(call, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk):
+def _run_chunks(
+    call, shapes, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk
+):
     if len(starts) == 1 and store is None and not (devices and len(devices) > 1):
         return jax.tree.map(np.asarray, call(values))
     take0 = np.minimum(np.arange(per_chunk), n_points - 1)
-    shapes = jax.eval_shape(call, {k: v[take0] for k, v in values.items()})
-    treedef = jax.tree.structure(shapes)
+    out_shapes = shapes({k: v[take0] for k, v in values.items()})
+    treedef = jax.tree.structure(out_shapes)
     gathered = [
         (
             jax.tree.map(
@@ -260,7 +264,7 @@ def _run_chunks(call, values, n_points, per_chunk, starts, devices, store, bar, 
             jax.tree.map(lambda a: np.empty((n_points,) + a.shape[1:], a.dtype), finals),
             np.empty((n_points,) + div.shape[1:], div.dtype),
         )
-        for logs, finals, div in shapes
+        for logs, finals, div in out_shapes
     ]
     for lo in starts:
         hi = min(lo + per_chunk, n_points)

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdescent import compiler
 from jaxdescent import metrics as _metrics
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
@@ -59,6 +60,10 @@ class _FunctionOracle(_oracles.Oracle):
 
     def __call__(self, problem, params, step, key):
         return self.fn(problem, params, step, key)
+
+    def evaluate(self, problem, params, step, key, drawn=None):
+        loss, grads = self.fn(problem, params, step, key)
+        return loss, grads, None
 
 
 class _Carry(NamedTuple):
@@ -118,18 +123,23 @@ def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
     )
 
 
-def advance(problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, spec: Spec):
+def advance(
+    problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, spec: Spec, drawn=None
+):
     """Step ``t + 1``: the oracle's gradient at x_t, the optax update, x_{t+1}.
 
-    ``oracle_key`` is the run's oracle key (`run_keys`), the same at every step.
-    Returns the new state and the objective's exact ``(value, gradient)`` at x_t when
-    the oracle computed them on the way (`Oracle.sees_objective`), else ``None``.
+    ``oracle_key`` is the run's oracle key (`run_keys`), the same at every step;
+    ``drawn`` the oracle's random numbers for this step when drawn ahead
+    (`Oracle.draws`), else None. Returns the new state and the objective's exact
+    ``(value, gradient)`` at x_t when the oracle computed them on the way
+    (`Oracle.sees_objective`), else ``None``.
     """
     x, state = carry.params, carry.opt_state
-    batch_loss, grads, exact = oracle.evaluate(problem, x, t, oracle_key)
+    batch_loss, grads, exact = oracle.evaluate(problem, x, t, oracle_key, drawn)
     if isinstance(optimizer, optax.GradientTransformationExtraArgs):
         # Line-search methods (optax.lbfgs) also want the value and the batch loss.
-        extra = dict(value=batch_loss, grad=grads, value_fn=oracle.value_fn(problem, t, oracle_key))
+        value_fn = oracle.value_fn(problem, t, oracle_key, drawn)
+        extra = dict(value=batch_loss, grad=grads, value_fn=value_fn)
         updates, state = optimizer.update(grads, state, x, **extra)
     else:
         updates, state = optimizer.update(grads, state, x)
@@ -165,100 +175,137 @@ def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
     return out
 
 
-def loop(start_fn, advance_fn, record_fn, spec: Spec, *, reuse: bool = False):
-    """The time loop: a scan over blocks of ``log_every`` steps, logging x_0, x_L, ...,
-    x_T. Logs come out time-major, (n_log, ...). The step count t is carried beside the
-    run's state, unbatched: ``advance_fn(carry, t) -> (carry, exact)``, ``exact`` the
-    objective's (value, gradient) at the old iterate or ``None``.
+# Random numbers a run draws ahead in one vectorized call, per run (bytes): enough for
+# thousands of steps of a small model's noise or a minibatch's indices.
+DRAW_AHEAD_BYTES = 1 << 18
+
+
+def _nbytes(tree) -> int:
+    total = 0
+    for leaf in jax.tree.leaves(tree):
+        dtype = leaf.dtype
+        item = 8 if jnp.issubdtype(dtype, jax.dtypes.prng_key) else jnp.dtype(dtype).itemsize
+        total += item * max(1, int(jnp.size(leaf)))
+    return total
+
+
+def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int, progress: bool) -> int:
+    """How many blocks of ``log_every`` steps one segment of the loop may hold: as many
+    as keep a segment's drawn-ahead random numbers under `DRAW_AHEAD_BYTES` (all of
+    them when nothing is drawn), at most ~5% of the run with a progress bar."""
+    per = n_blocks
+    if draw_bytes:
+        per = max(1, min(per, DRAW_AHEAD_BYTES // (draw_bytes * log_every)))
+    if progress:
+        per = min(per, max(1, -(-n_blocks // 20)))
+    return per
+
+
+def _take(tree, i):
+    return None if tree is None else jax.tree.map(lambda a: a[i], tree)
+
+
+def earliest(a, b):
+    """The earlier of two step records, -1 meaning none."""
+    return jnp.where(a < 0, b, jnp.where(b < 0, a, jnp.minimum(a, b)))
+
+
+def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = False, draw_fn=None):
+    """The time loop from the state ``carry`` at x_0: a scan over blocks, block k logging
+    x_{kL} and then taking L = ``log_every`` steps, for k = 0..T/L (the last block's
+    steps are discarded). Logs are the scan's outputs, time-major (n_log, ...), with
+    nothing to concatenate, so under vmap they stay time-major. The step count t is
+    carried beside the run's state, unbatched: ``advance_fn(carry, t, drawn) ->
+    (carry, exact)``, ``exact`` the objective's (value, gradient) at the old iterate
+    or ``None``.
+
+    ``draw_fn(t)``: the random numbers step t + 1 reads (`Oracle.draws`). The loop
+    runs in segments of many blocks and draws a whole segment's numbers in one
+    vectorized call before it, instead of once per step (on CPU the generator's rounds
+    are a loop of their own, so per-step draws cost more than a small model's step).
 
     With ``reuse`` (an oracle that computes the objective's exact value and gradient
     at x_t on its way: full batch, with or without added noise, on a deterministic
     problem), the log of x_{kL} is taken from the first step of block k instead of being
-    computed again: half the work of a step that logs every step. The last iterate is
-    logged apart.
+    computed again: half the work of a step that logs every step.
 
-    Returns ``(last carry, logs)``.
+    Returns ``(last carry, logs, first_bad_log)``, the last the first logged step whose
+    loss is not finite (-1 if none), tracked as the loop goes.
     """
-    carry = start_fn()
+    L = spec.log_every
+    n_blocks = spec.steps // L
+    t0 = jnp.zeros((), jnp.int32)
+    draw_bytes = _nbytes(draw_fn(t0)) if draw_fn is not None else 0
+    ahead = draw_bytes > 0
 
-    def one(state, _):
-        carry, t = state
-        carry, evaluated = advance_fn(carry, t)
-        return (carry, t + 1), evaluated
+    def step(state, drawn):
+        carry, t, bad = state
+        if drawn is None and draw_fn is not None:
+            drawn = draw_fn(t)
+        carry, evaluated = advance_fn(carry, t, drawn)
+        return (carry, t + 1, bad), evaluated
 
-    def rest_of_block(state, length):
-        if length == 0:
-            return state
+    def steps(state, drawn, length):
         if length == 1:
-            return one(state, None)[0]
+            return step(state, _take(drawn, 0))[0]
         return jax.lax.scan(
-            lambda s, _: (one(s, None)[0], None), state, None, length=length, unroll=spec.unroll
+            lambda s, d: (step(s, d)[0], None), state, drawn, length=length, unroll=spec.unroll
         )[0]
 
-    n_blocks = spec.steps // spec.log_every
-    scan_unroll = spec.unroll if spec.log_every == 1 else 1
-    state0 = (carry, jnp.zeros((), jnp.int32))
-    if reuse:
+    def block(state, drawn):
+        # Block k logs x_{kL}, then takes L steps. Past the last step (the block that
+        # logs x_T, and any padding) the steps are discarded: a select fused into the
+        # step's own kernels for one step, a conditional for more.
+        carry, t, first_bad = state
+        keep = t < spec.steps
+        n_rest, rest = L, drawn
+        if reuse:  # the first step's oracle evaluated the objective at x_t
+            new, evaluated = step(state, _take(drawn, 0))
+            log = record_fn(carry, evaluated)
+            state = _select(keep, new, state)
+            n_rest = L - 1
+            rest = None if drawn is None else jax.tree.map(lambda a: a[1:], drawn)
+        else:
+            log = record_fn(carry, None)
+        if n_rest == 1:
+            state = _select(keep, steps(state, rest, 1), state)
+        elif n_rest > 1:
+            state = jax.lax.cond(keep, lambda s: steps(s, rest, n_rest), lambda s: s, state)
+        bad = ~jnp.isfinite(log["loss"])
+        return (state[0], state[1], jnp.where((first_bad < 0) & bad, t, first_bad)), log
 
-        def block(state, _):
-            new, evaluated = one(state, None)  # its oracle evaluated the objective at x_t
-            log = record_fn(state[0], evaluated)
-            return rest_of_block(new, spec.log_every - 1), log
+    scan_unroll = spec.unroll if L == 1 else 1
 
-        (last, _), logs = _scan_blocks(block, state0, n_blocks, scan_unroll, spec)
-        final = record_fn(last, None)
-        logs = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), logs, final)
-        return last, logs
+    def segment(state, n):
+        drawn, t_start = None, state[1]
+        if ahead:
+            drawn = jax.vmap(draw_fn)(t_start + jnp.arange(n * L, dtype=jnp.int32))
+            drawn = jax.tree.map(lambda a: a.reshape((n, L) + a.shape[1:]), drawn)
+        state, logs = jax.lax.scan(block, state, drawn, length=n, unroll=scan_unroll)
+        if spec.progress:
+            from jaxdescent.chunks import progress_tick
 
-    first = record_fn(carry, None)
+            jax.debug.callback(progress_tick, state[1] - t_start)
+        return state, logs
 
-    def block(state, _):
-        state = rest_of_block(state, spec.log_every)
-        return state, record_fn(state[0], None)
-
-    (last, _), rest = _scan_blocks(block, state0, n_blocks, scan_unroll, spec)
-    logs = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, rest)
-    return last, logs
-
-
-def _scan_blocks(block, state, n_blocks: int, unroll: int, spec: Spec):
-    """``lax.scan(block)`` over the blocks. With ``spec.progress`` the blocks run in ~20
-    segments and the host hears after each one how many steps are done (a callback per
-    segment, so it costs about nothing); `jaxdescent.chunks` shows them as a bar."""
-    if not spec.progress or n_blocks < 2:
-        return jax.lax.scan(block, state, None, length=n_blocks, unroll=unroll)
-    from jaxdescent.chunks import progress_tick
-
-    per = max(1, n_blocks // 20)
-    n_seg, rem = divmod(n_blocks, per)
-
-    def segment(state, _):
-        state, ys = jax.lax.scan(block, state, None, length=per, unroll=unroll)
-        jax.debug.callback(progress_tick, per * spec.log_every)
-        return state, ys
-
-    state, ys = jax.lax.scan(segment, state, None, length=n_seg)
-    ys = jax.tree.map(lambda a: a.reshape((n_seg * per,) + a.shape[2:]), ys)
-    if rem:
-        state, tail = jax.lax.scan(block, state, None, length=rem, unroll=unroll)
-        jax.debug.callback(progress_tick, rem * spec.log_every)
-        ys = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), ys, tail)
-    return state, ys
+    # n_blocks + 1 blocks log x_0, ..., x_T; segments of equal length, the last padded
+    n_log = n_blocks + 1
+    n_seg = -(-n_log // _blocks_per_segment(n_log, L, draw_bytes, spec.progress))
+    per = -(-n_log // n_seg)
+    state = (carry, t0, jnp.full((), -1, jnp.int32))
+    if n_seg == 1:
+        state, logs = segment(state, per)
+    else:
+        state, logs = jax.lax.scan(lambda s, _: segment(s, per), state, None, length=n_seg)
+        logs = jax.tree.map(lambda a: a.reshape((n_seg * per,) + a.shape[2:]), logs)
+    if n_seg * per > n_log:
+        logs = jax.tree.map(lambda a: a[:n_log], logs)
+    last, _, first_bad = state
+    return last, logs, first_bad
 
 
-def first_divergence(loss, diverged_at, steps: int, log_every: int):
-    """Combines the per-step record with non-finite logged losses (time on axis 0)."""
-    step = jnp.arange(0, steps + 1, log_every, dtype=jnp.int32)
-    bad_log = ~jnp.isfinite(loss)
-    step = step.reshape((-1,) + (1,) * (loss.ndim - 1))
-    first_bad_log = jnp.where(
-        jnp.any(bad_log, axis=0), jnp.min(jnp.where(bad_log, step, steps + 1), axis=0), -1
-    )
-    return jnp.where(
-        diverged_at < 0,
-        first_bad_log,
-        jnp.where(first_bad_log < 0, diverged_at, jnp.minimum(diverged_at, first_bad_log)),
-    )
+def _select(keep, new, old):
+    return jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, old)
 
 
 def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
@@ -268,14 +315,16 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
     (`run_keys`). The program's size depends on neither ``steps`` nor ``log_every``.
     """
     _, oracle_key = run_keys(key)
-    last, logs = loop(
-        lambda: start(problem, optimizer, key, spec),
-        lambda c, t: advance(problem, optimizer, oracle, oracle_key, c, t, spec),
+    carry = start(problem, optimizer, key, spec)
+    last, logs, first_bad = loop(
+        carry,
+        lambda c, t, drawn: advance(problem, optimizer, oracle, oracle_key, c, t, spec, drawn),
         lambda c, evaluated: record(problem, c, spec, evaluated),
         spec,
         reuse=oracle.sees_objective(problem),
+        draw_fn=lambda t: oracle.draws(problem, carry.params, t, oracle_key),
     )
-    diverged_at = first_divergence(logs["loss"], last.diverged_at, spec.steps, spec.log_every)
+    diverged_at = earliest(last.diverged_at, first_bad)
     return Trace(
         step=jnp.arange(0, spec.steps + 1, spec.log_every, dtype=jnp.int32),
         loss=logs["loss"],
@@ -397,7 +446,7 @@ def as_key(key):
     raise TypeError(f"`key` must be jax.random.key(seed), an int seed or None, got {key!r}.")
 
 
-_run_program = jax.jit(trajectory, static_argnames=("optimizer", "spec"))
+_run_program = compiler.jit(trajectory, static_argnames=("optimizer", "spec"))
 
 
 def run(
@@ -459,4 +508,5 @@ def run(
     average = check_average(average)
     check_against_problem(problem, metrics, average)
     spec = Spec(steps, log_every, bool(keep_params), metrics, average, check_unroll(unroll))
-    return _run_program(problem, optimizer, oracle, as_key(key), spec=spec)
+    program = _run_program(jax.default_backend())
+    return program(problem, optimizer, oracle, as_key(key), spec=spec)

@@ -11,7 +11,6 @@ a second sweep with the same factories and shapes compiles nothing.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import itertools
 import os
@@ -22,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent import chunks
+from jaxdescent import chunks, compiler
 from jaxdescent import oracles as _oracles
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, axis_label, load
@@ -208,7 +207,6 @@ def _build(spec: _Spec, kwargs: dict, problem, oracle):
     return problem, oracle, optimizer
 
 
-@functools.partial(jax.jit, static_argnames=("spec",))
 def _program(problem, oracle, values, seeds, spec: _Spec):
     """All grid points of ``values`` x all seeds, for every static combination.
 
@@ -251,6 +249,8 @@ def _program(problem, oracle, values, seeds, spec: _Spec):
         outs.append((logs, tr.final_params, tr.diverged_at))
     return tuple(outs)
 
+
+_programs = compiler.jit(_program, static_argnames=("spec",))
 
 _POINT = "__point__"
 
@@ -382,16 +382,21 @@ def sweep(
     values[_POINT] = np.arange(n_points, dtype=np.int32)
     seeds_arr = np.asarray(seed_values)
 
+    device_list = chunks.resolve_devices(devices)
+    program = _programs(device_list[0].platform if device_list else jax.default_backend())
+
     def call(chunk):
-        return _program(problem_arg, oracle_arg, chunk, seeds_arr, spec=spec)
+        return program(problem_arg, oracle_arg, chunk, seeds_arr, spec=spec)
+
+    def shapes(chunk):
+        return program.eval_shape(problem_arg, oracle_arg, chunk, seeds_arr, spec=spec)
 
     def bytes_per_point():
-        one = jax.eval_shape(call, {k: v[:1] for k, v in values.items()})
+        one = shapes({k: v[:1] for k, v in values.items()})
         out = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(one))
         state = sum(a.size * a.dtype.itemsize for o in one for a in jax.tree.leaves(o[1]))
         return 2 * out + 4 * state  # outputs (device and host copies) and the running state
 
-    device_list = chunks.resolve_devices(devices)
     per_chunk = chunks.chunk_points(
         n_points,
         n_seeds,
@@ -418,6 +423,7 @@ def sweep(
         store = chunks.ChunkStore(out, fp)
     outs = chunks.execute(
         call,
+        shapes,
         values,
         n_points,
         per_chunk,

@@ -239,14 +239,20 @@ def test_second_sweep_compiles_nothing(compiles):
 
 def test_program_size_is_flat_in_configs_and_steps(monkeypatch):
     sizes = {}
-    original = sweep_module._program
+    programs = sweep_module._programs
 
-    def recording(*args, **kwargs):
-        text = original.lower(*args, **kwargs).as_text()
-        sizes[(len(args[2]["lr"]), kwargs["spec"].run.steps)] = len(text.splitlines())
-        return original(*args, **kwargs)
+    def recording_programs(platform):
+        original = programs(platform)
 
-    monkeypatch.setattr(sweep_module, "_program", recording)
+        def recording(*args, **kwargs):
+            text = original.lower(*args, **kwargs).as_text()
+            sizes[(len(args[2]["lr"]), kwargs["spec"].run.steps)] = len(text.splitlines())
+            return original(*args, **kwargs)
+
+        recording.eval_shape = original.eval_shape
+        return recording
+
+    monkeypatch.setattr(sweep_module, "_programs", recording_programs)
     for n_lr, steps in [(2, 10), (64, 10), (2, 1000)]:
         jd.sweep(
             QUAD,
