@@ -59,19 +59,26 @@ INIT = np.array([-5.0, -2.0])
 def hand_w2(lrs, seeds, steps: int):
     """SGD on x1^2 + 2 x2^2 with N(0, 1) gradient noise drawn from (seed key, step),
     eta_t = lr (0.1 t + 1)^(-1/2); loss and gradient norm logged every step,
-    time-major (steps, lrs, seeds)."""
+    time-major (steps, lrs, seeds). The noise of all steps is drawn before the scan in
+    one vectorized call (per-step draws run the generator's own loop at every step)."""
     scales = jnp.asarray(SCALES, jnp.float32)
     keys = jax.vmap(jax.random.key)(seeds)
     oracle_keys = jax.vmap(lambda k: jax.random.split(k)[1])(keys)
     x0 = jnp.broadcast_to(jnp.asarray(INIT, jnp.float32), (len(lrs), len(seeds), 2))
+    ts = jnp.arange(steps)
 
-    def step(x, t):
-        z = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, t), (2,)))(oracle_keys)
+    def noise(t):
+        return jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, t), (2,)))(oracle_keys)
+
+    z_all = jax.vmap(noise)(ts)  # (steps, seeds, 2)
+
+    def step(x, tz):
+        t, z = tz
         g = 2 * scales * x + z[None]
         x = x - lrs[:, None, None] * (0.1 * t + 1.0) ** -0.5 * g
         return x, (jnp.sum(scales * x * x, -1), jnp.sqrt(jnp.sum((2 * scales * x) ** 2, -1)))
 
-    _, logs = jax.lax.scan(step, x0, jnp.arange(steps))
+    _, logs = jax.lax.scan(step, x0, (ts, z_all))
     return logs
 
 

@@ -106,8 +106,10 @@ def w1(reps, quick):
     return row
 
 
-h1 = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100))
-h1u = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100, unroll=8))
+# the hand-written programs get the compile options jaxdescent's own programs get
+HAND_OPTIONS = jd.compiler.options(jax.default_backend())
+h1 = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100), compiler_options=HAND_OPTIONS)
+h1u = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100, unroll=8), compiler_options=HAND_OPTIONS)
 
 
 def run_loop(problem, make, lrs, seeds, steps, oracle, log_every=1):
@@ -159,7 +161,7 @@ def w2(reps, quick):
     return row
 
 
-h2 = jax.jit(lambda lrs, seeds: ref.hand_w2(lrs, seeds, 1000))
+h2 = jax.jit(lambda lrs, seeds: ref.hand_w2(lrs, seeds, 1000), compiler_options=HAND_OPTIONS)
 
 
 def bandwidth():
@@ -197,7 +199,7 @@ def w3(reps, quick):
     return row
 
 
-h3 = jax.jit(lambda lrs, X, y: ref.hand_w3(lrs, X, y, 200))
+h3 = jax.jit(lambda lrs, X, y: ref.hand_w3(lrs, X, y, 200), compiler_options=HAND_OPTIONS)
 
 
 def w4(reps, quick):

@@ -2,6 +2,7 @@
 
 from jaxdescent import (
     bounds,
+    compiler,
     data,
     metrics,
     oracles,
@@ -24,6 +25,7 @@ __all__ = [
     "SweepResult",
     "Trace",
     "bounds",
+    "compiler",
     "data",
     "load",
     "metrics",

@@ -38,7 +38,10 @@ class Trace(NamedTuple):
       diverged: whether a loss or a parameter was non-finite at ANY step, logged or
         not: the batch loss a step reads, the iterate it makes, or a logged loss. (A
         non-finite gradient shows in the iterate it makes, unless the optimizer skips
-        it on purpose, as ``optax.apply_if_finite`` does.)
+        it on purpose, as ``optax.apply_if_finite`` does.) An oracle that evaluates
+        the objective itself at every step (full batch on a deterministic problem)
+        checks each iterate through its loss: a non-finite x_t that is not logged is
+        then recorded at t + 1, the step that reads its loss.
       diverged_at: the first such step t (-1 if none).
     """
 
@@ -73,16 +76,44 @@ class _Carry(NamedTuple):
 
     params: Any
     opt_state: Any
-    diverged_at: Any
+    diverged_at: Any  # first step with a non-finite loss or (large) leaf, -1 if none
+    bad_coords: tuple  # per small leaf, per coordinate: first non-finite step (`_watch`)
     avg_sum: Any  # sum_t w_t x_{t-1} (None without averaging)
     avg_weight: Any  # sum_t w_t
 
 
-def _all_finite(tree) -> jax.Array:
-    ok = jnp.array(True)
-    for leaf in jax.tree.leaves(tree):
-        ok = ok & jnp.all(jnp.isfinite(leaf))
-    return ok
+# Parameter leaves up to this many elements per run get a first-non-finite step per
+# coordinate, updated elementwise in the step's own kernels. Under vmap a per-run
+# reduction over a few coordinates (``all(isfinite(x))``) is a reduction over the minor
+# axis of a (runs, coordinates) array, which XLA's CPU backend runs with strided,
+# unvectorized loads: on d2l's 2-d quadratic it cost more than the rest of the step.
+# Larger leaves are reduced at every step as usual; the coordinates at the end.
+_PER_COORDINATE = 16
+
+
+def _watch(leaf) -> bool:
+    return jnp.size(leaf) <= _PER_COORDINATE
+
+
+def _first_bad_coords(params):
+    """Empty per-coordinate records (-1) for the small leaves of ``params``."""
+    return tuple(
+        jnp.full(jnp.shape(leaf), -1, jnp.int32) if _watch(leaf) else None
+        for leaf in jax.tree.leaves(params)
+    )
+
+
+def diverged_step(carry) -> jax.Array:
+    """The first step at which anything was non-finite (-1 if none): the run's record
+    combined with the per-coordinate records of its small parameter leaves."""
+    d = carry.diverged_at
+    for rec in carry.bad_coords:
+        if rec is not None:
+            first = jnp.min(jnp.where(rec < 0, jnp.iinfo(jnp.int32).max, rec))
+            d = jnp.where(
+                first == jnp.iinfo(jnp.int32).max, d, jnp.where(d < 0, first, jnp.minimum(d, first))
+            )
+    return d
 
 
 def run_keys(key):
@@ -118,6 +149,7 @@ def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
         params,
         optimizer.init(params),
         jnp.full((), -1, jnp.int32),
+        _first_bad_coords(params),
         jax.tree.map(jnp.zeros_like, params) if averaging else None,
         jnp.zeros((), jnp.result_type(float)) if averaging else None,
     )
@@ -149,9 +181,23 @@ def advance(
         w = _metrics.average_weight(spec.average, t, updates, grads)
         avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
         avg_weight = avg_weight + w
-    bad = ~(jnp.isfinite(batch_loss) & _all_finite(new_x))
-    diverged_at = jnp.where((carry.diverged_at < 0) & bad, t + 1, carry.diverged_at)
-    return _Carry(new_x, state, diverged_at, avg_sum, avg_weight), exact
+    if exact is not None:
+        # The oracle evaluated the objective at x_t: a non-finite iterate shows in its
+        # loss, read by the next step, so the iterates need no check of their own.
+        d = carry.diverged_at
+        diverged_at = jnp.where((d < 0) & ~jnp.isfinite(batch_loss), t + 1, d)
+        coords = carry.bad_coords
+    else:
+        ok = jnp.isfinite(batch_loss)
+        coords = []
+        for leaf, rec in zip(jax.tree.leaves(new_x), carry.bad_coords):
+            if rec is None:
+                ok = ok & jnp.all(jnp.isfinite(leaf))
+                coords.append(None)
+            else:
+                coords.append(jnp.where((rec < 0) & ~jnp.isfinite(leaf), t + 1, rec))
+        diverged_at = jnp.where((carry.diverged_at < 0) & ~ok, t + 1, carry.diverged_at)
+    return _Carry(new_x, state, diverged_at, tuple(coords), avg_sum, avg_weight), exact
 
 
 def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
@@ -205,11 +251,6 @@ def _take(tree, i):
     return None if tree is None else jax.tree.map(lambda a: a[i], tree)
 
 
-def earliest(a, b):
-    """The earlier of two step records, -1 meaning none."""
-    return jnp.where(a < 0, b, jnp.where(b < 0, a, jnp.minimum(a, b)))
-
-
 def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = False, draw_fn=None):
     """The time loop from the state ``carry`` at x_0: a scan over blocks, block k logging
     x_{kL} and then taking L = ``log_every`` steps, for k = 0..T/L (the last block's
@@ -229,8 +270,8 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     problem), the log of x_{kL} is taken from the first step of block k instead of being
     computed again: half the work of a step that logs every step.
 
-    Returns ``(last carry, logs, first_bad_log)``, the last the first logged step whose
-    loss is not finite (-1 if none), tracked as the loop goes.
+    Returns ``(last carry, logs)``. The carry's ``diverged_at`` also counts a logged
+    loss that is not finite (at the step it was logged).
     """
     L = spec.log_every
     n_blocks = spec.steps // L
@@ -239,11 +280,11 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     ahead = draw_bytes > 0
 
     def step(state, drawn):
-        carry, t, bad = state
+        carry, t = state
         if drawn is None and draw_fn is not None:
             drawn = draw_fn(t)
         carry, evaluated = advance_fn(carry, t, drawn)
-        return (carry, t + 1, bad), evaluated
+        return (carry, t + 1), evaluated
 
     def steps(state, drawn, length):
         if length == 1:
@@ -256,7 +297,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
         # Block k logs x_{kL}, then takes L steps. Past the last step (the block that
         # logs x_T, and any padding) the steps are discarded: a select fused into the
         # step's own kernels for one step, a conditional for more.
-        carry, t, first_bad = state
+        carry, t = state
         keep = t < spec.steps
         n_rest, rest = L, drawn
         if reuse:  # the first step's oracle evaluated the objective at x_t
@@ -271,8 +312,11 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
             state = _select(keep, steps(state, rest, 1), state)
         elif n_rest > 1:
             state = jax.lax.cond(keep, lambda s: steps(s, rest, n_rest), lambda s: s, state)
-        bad = ~jnp.isfinite(log["loss"])
-        return (state[0], state[1], jnp.where((first_bad < 0) & bad, t, first_bad)), log
+        # a non-finite logged loss at x_t makes t the divergence step, unless earlier
+        carry, t_next = state
+        d = carry.diverged_at
+        bad = ~jnp.isfinite(log["loss"]) & ((d < 0) | (d > t))
+        return (carry._replace(diverged_at=jnp.where(bad, t, d)), t_next), log
 
     scan_unroll = spec.unroll if L == 1 else 1
 
@@ -292,7 +336,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     n_log = n_blocks + 1
     n_seg = -(-n_log // _blocks_per_segment(n_log, L, draw_bytes, spec.progress))
     per = -(-n_log // n_seg)
-    state = (carry, t0, jnp.full((), -1, jnp.int32))
+    state = (carry, t0)
     if n_seg == 1:
         state, logs = segment(state, per)
     else:
@@ -300,8 +344,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
         logs = jax.tree.map(lambda a: a.reshape((n_seg * per,) + a.shape[2:]), logs)
     if n_seg * per > n_log:
         logs = jax.tree.map(lambda a: a[:n_log], logs)
-    last, _, first_bad = state
-    return last, logs, first_bad
+    return state[0], logs
 
 
 def _select(keep, new, old):
@@ -316,7 +359,7 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
     """
     _, oracle_key = run_keys(key)
     carry = start(problem, optimizer, key, spec)
-    last, logs, first_bad = loop(
+    last, logs = loop(
         carry,
         lambda c, t, drawn: advance(problem, optimizer, oracle, oracle_key, c, t, spec, drawn),
         lambda c, evaluated: record(problem, c, spec, evaluated),
@@ -324,7 +367,7 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
         reuse=oracle.sees_objective(problem),
         draw_fn=lambda t: oracle.draws(problem, carry.params, t, oracle_key),
     )
-    diverged_at = earliest(last.diverged_at, first_bad)
+    diverged_at = diverged_step(last)
     return Trace(
         step=jnp.arange(0, spec.steps + 1, spec.log_every, dtype=jnp.int32),
         loss=logs["loss"],
