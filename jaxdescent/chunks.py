@@ -202,14 +202,18 @@ def progress_enabled(progress) -> bool:
     return True
 
 
-_BAR: dict = {"bar": None}
+_BAR: dict = {"bar": None, "done": 0}
 
 
-def progress_tick(steps) -> None:
-    """Host side of the in-program callbacks: ``steps`` more steps are done."""
+def progress_tick(done) -> None:
+    """Host side of the in-program callbacks: the running run has taken ``done`` steps
+    (a count lower than the last one means the next run -- static combination or
+    chunk -- has begun)."""
     bar = _BAR["bar"]
     if bar is not None:
-        bar.update(int(steps))
+        done, last = int(done), _BAR["done"]
+        bar.update(done - last if done > last else done)
+        _BAR["done"] = done
 
 
 def execute(
@@ -237,7 +241,7 @@ def execute(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(starts) * steps_per_chunk, desc="jd.sweep", unit="step")
-    _BAR["bar"] = bar
+    _BAR["bar"], _BAR["done"] = bar, 0
     try:
         return _run_chunks(
             call, shapes, values, n_points, per_chunk, starts, devices, store, bar, steps_per_chunk

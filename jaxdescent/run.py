@@ -41,7 +41,8 @@ class Trace(NamedTuple):
         it on purpose, as ``optax.apply_if_finite`` does.) An oracle that evaluates
         the objective itself at every step (full batch on a deterministic problem)
         checks each iterate through its loss: a non-finite x_t that is not logged is
-        then recorded at t + 1, the step that reads its loss.
+        then recorded at t + 1, the step that reads its loss. With ``log_every=1`` the
+        logged loss is the check of every iterate (and of the batch it reads).
       diverged_at: the first such step t (-1 if none).
     """
 
@@ -187,6 +188,10 @@ def advance(
         d = carry.diverged_at
         diverged_at = jnp.where((d < 0) & ~jnp.isfinite(batch_loss), t + 1, d)
         coords = carry.bad_coords
+    elif spec.log_every == 1:
+        # Every iterate's objective is logged, and the loop checks the log: a non-finite
+        # x_t or batch loss at x_t shows in the logged loss at x_t, recorded at t.
+        diverged_at, coords = carry.diverged_at, carry.bad_coords
     else:
         ok = jnp.isfinite(batch_loss)
         coords = []
@@ -235,16 +240,32 @@ def _nbytes(tree) -> int:
     return total
 
 
-def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int, progress: bool) -> int:
+def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int) -> int:
     """How many blocks of ``log_every`` steps one segment of the loop may hold: as many
     as keep a segment's drawn-ahead random numbers under `DRAW_AHEAD_BYTES` (all of
-    them when nothing is drawn), at most ~5% of the run with a progress bar."""
-    per = n_blocks
-    if draw_bytes:
-        per = max(1, min(per, DRAW_AHEAD_BYTES // (draw_bytes * log_every)))
-    if progress:
-        per = min(per, max(1, -(-n_blocks // 20)))
-    return per
+    them when nothing is drawn)."""
+    if not draw_bytes:
+        return n_blocks
+    return max(1, min(n_blocks, DRAW_AHEAD_BYTES // (draw_bytes * log_every)))
+
+
+_TICKS = 20  # progress reports per run
+
+
+def _tick(t, t_next, steps: int) -> None:
+    """Tells the host's progress bar, about every 5% of the run, how many steps are done:
+    a host callback inside a conditional, so the steps between reports pay for one
+    integer comparison."""
+    from jaxdescent.chunks import progress_tick
+
+    every = max(1, -(-steps // _TICKS))
+    done = jnp.minimum(t_next, steps)
+    crossed = (done // every > jnp.minimum(t, steps) // every) | ((done == steps) & (t < steps))
+    jax.lax.cond(
+        crossed,
+        lambda: jax.debug.callback(progress_tick, done),
+        lambda: None,
+    )
 
 
 def _take(tree, i):
@@ -316,25 +337,22 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
         carry, t_next = state
         d = carry.diverged_at
         bad = ~jnp.isfinite(log["loss"]) & ((d < 0) | (d > t))
+        if spec.progress:
+            _tick(t, t_next, spec.steps)
         return (carry._replace(diverged_at=jnp.where(bad, t, d)), t_next), log
 
     scan_unroll = spec.unroll if L == 1 else 1
 
     def segment(state, n):
-        drawn, t_start = None, state[1]
+        drawn = None
         if ahead:
-            drawn = jax.vmap(draw_fn)(t_start + jnp.arange(n * L, dtype=jnp.int32))
+            drawn = jax.vmap(draw_fn)(state[1] + jnp.arange(n * L, dtype=jnp.int32))
             drawn = jax.tree.map(lambda a: a.reshape((n, L) + a.shape[1:]), drawn)
-        state, logs = jax.lax.scan(block, state, drawn, length=n, unroll=scan_unroll)
-        if spec.progress:
-            from jaxdescent.chunks import progress_tick
-
-            jax.debug.callback(progress_tick, state[1] - t_start)
-        return state, logs
+        return jax.lax.scan(block, state, drawn, length=n, unroll=scan_unroll)
 
     # n_blocks + 1 blocks log x_0, ..., x_T; segments of equal length, the last padded
     n_log = n_blocks + 1
-    n_seg = -(-n_log // _blocks_per_segment(n_log, L, draw_bytes, spec.progress))
+    n_seg = -(-n_log // _blocks_per_segment(n_log, L, draw_bytes))
     per = -(-n_log // n_seg)
     state = (carry, t0)
     if n_seg == 1:

@@ -178,12 +178,28 @@ def test_process_shares_partition_the_configurations():
 
 
 def test_progress_counts_every_step(monkeypatch):
-    ticks = []
+    import tqdm.auto
+
+    updates, ticks = [], []
+
+    class Bar:
+        def __init__(self, total, **kw):
+            self.total = total
+
+        def update(self, n):
+            updates.append(n)
+
+        def close(self):
+            pass
+
     original = chunks.progress_tick
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
     monkeypatch.setattr(chunks, "progress_tick", lambda n: (ticks.append(int(n)), original(n)))
     res = jd.sweep(QUAD, sgd_m, GRID, chunk_size=48, progress=True, **KW)
     jax.effects_barrier()
-    # 40 steps in blocks of 10: a tick per block, in each of the 3 chunks
-    assert sum(ticks) == 3 * 40 and res.meta["points_per_chunk"] == 12
+    # 40 steps, logged every 10: a report at each ~5% crossed by a block (10, 20, 30,
+    # 40 steps done), in each of the 3 chunks; the bar adds up to every step
+    assert ticks == [10, 20, 30, 40] * 3 and res.meta["points_per_chunk"] == 12
+    assert sum(updates) == 3 * 40
     quiet = jd.sweep(QUAD, sgd_m, GRID, chunk_size=48, progress=False, **KW)
     np.testing.assert_array_equal(res.loss, quiet.loss)
