@@ -1,0 +1,97 @@
+"""Random numbers drawn ahead in segments equal the ones drawn step by step, and the
+compile options jaxdescent passes to XLA."""
+
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxdescent as jd
+from jaxdescent import compiler
+
+run_module = importlib.import_module("jaxdescent.run")
+
+REG = jd.problems.linear_regression(np.linspace(-1, 1, 40), np.linspace(-1, 1, 40) * 2 + 0.3)
+QUAD = jd.problems.quadratic()
+
+ORACLES = [
+    (QUAD, jd.oracles.gaussian_noise(0.7)),
+    (REG, jd.oracles.per_sample("shuffle")),
+    (REG, jd.oracles.per_sample("replace")),
+    (REG, jd.oracles.minibatch(8)),
+    (REG, jd.oracles.gaussian_noise(0.3, jd.oracles.minibatch(4, replace=True))),
+]
+
+
+@pytest.mark.parametrize("problem, oracle", ORACLES)
+def test_drawn_ahead_equals_drawn_in_the_step(problem, oracle):
+    key = jax.random.key(3)
+    x = problem.initial_params(key)
+    for step in (0, 7, 41):
+        drawn = oracle.draws(problem, x, step, key)
+        assert jax.tree.leaves(drawn), "these oracles draw something"
+        a = oracle.evaluate(problem, x, step, key, drawn)
+        b = oracle.evaluate(problem, x, step, key)
+        for u, v in zip(jax.tree.leaves(a[:2]), jax.tree.leaves(b[:2])):
+            np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("problem, oracle", ORACLES[:3])
+@pytest.mark.parametrize("log_every", [1, 3])
+def test_segments_and_padding_change_nothing(monkeypatch, problem, oracle, log_every):
+    """A run drawn ahead in one segment, in many segments with a padded last one, and
+    step by step (nothing drawn ahead) gives the same trace: the same random numbers
+    (bitwise, above), the arithmetic to the last bit or two (XLA contracts multiply-adds
+    differently in differently shaped programs)."""
+    kw = dict(steps=57 * log_every, oracle=oracle, key=jax.random.key(5), log_every=log_every)
+    opt = optax.sgd(0.05)
+    whole = jd.run(problem, opt, **kw)
+    traces = []
+    monkeypatch.setattr(run_module, "DRAW_AHEAD_BYTES", 40)  # a few steps per segment
+    traces.append(jd.run(problem, optax.sgd(0.05), **kw))
+    monkeypatch.setattr(run_module, "_nbytes", lambda tree: 0)  # drawn in the step
+    traces.append(jd.run(problem, optax.sgd(0.05), **kw))
+    for tr in traces:
+        np.testing.assert_allclose(tr.loss, whole.loss, rtol=1e-13)
+        np.testing.assert_allclose(tr.params, whole.params, rtol=1e-13, atol=1e-15)
+        assert int(tr.diverged_at) == int(whole.diverged_at) == -1
+
+
+def test_segment_sizes():
+    # nothing drawn: one segment; drawn: as many blocks as the budget allows
+    assert run_module._blocks_per_segment(1001, 1, 0) == 1001
+    assert run_module._blocks_per_segment(1001, 1, 8) == 1001
+    assert run_module._blocks_per_segment(1001, 10, 8 * 4096) == 1
+    per = run_module._blocks_per_segment(10_001, 1, 64)
+    assert per == run_module.DRAW_AHEAD_BYTES // 64
+
+
+def test_sweep_equals_runs_with_segments(monkeypatch):
+    monkeypatch.setattr(run_module, "DRAW_AHEAD_BYTES", 64)  # 8 steps of 2 floats
+    oracle = jd.oracles.gaussian_noise(1.0)
+    lrs = np.array([0.01, 0.1])
+    res = jd.sweep(QUAD, optax.sgd, {"learning_rate": lrs}, seeds=[0, 4], steps=30, oracle=oracle)
+    for i, lr in enumerate(lrs):
+        for j, seed in enumerate([0, 4]):
+            tr = jd.run(QUAD, optax.sgd(lr), steps=30, oracle=oracle, key=jax.random.key(seed))
+            np.testing.assert_allclose(res.loss[i, j], tr.loss, rtol=1e-12)
+
+
+def test_compile_options_per_platform(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    opts = compiler.options("cpu")
+    assert opts == compiler.CPU_OPTIONS  # this jaxlib accepts them
+    assert compiler.options("gpu") is None and compiler.options("tpu") is None
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=")
+    assert compiler.options("cpu") is None  # the user's own choice stands
+
+
+def test_programs_are_compiled_with_the_options():
+    fn = compiler.jit(lambda x: jnp.sum(x * x))("cpu")
+    text = fn.lower(jnp.ones((64, 2), jnp.float32)).compile().as_text()
+    assert "__ynn_fusion" not in text  # the small reduction stays with XLA
+    plain = jax.jit(lambda x: jnp.sum(x * x, -1)).lower(jnp.ones((64, 2))).compile().as_text()
+    assert isinstance(plain, str)
