@@ -64,6 +64,47 @@ def timed(fn, reps):
     return statistics.median(times), compile_s
 
 
+def side_by_side(fns: dict, reps: int) -> dict:
+    """Medians of ``fns`` (name -> zero-argument call) timed in turn, rep by rep, so a
+    shared machine's slow spells fall on all of them; each is warmed up first."""
+    for fn in fns.values():
+        jax.block_until_ready(fn())
+    times = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+_sweep_module = sys.modules["jaxdescent.sweep"]
+
+
+def program_of(call):
+    """The compiled program a ``jd.sweep`` call runs, as a zero-argument call with the
+    same arguments: the engine's time without the host's validation and assembly."""
+    captured = {}
+    programs = _sweep_module._programs
+
+    def recording(platform):
+        program = programs(platform)
+
+        def run(*args, **kwargs):
+            captured["call"] = lambda: program(*args, **kwargs)
+            return program(*args, **kwargs)
+
+        run.eval_shape = program.eval_shape
+        return run
+
+    _sweep_module._programs = recording
+    try:
+        call()
+    finally:
+        _sweep_module._programs = programs
+    return captured["call"]
+
+
 def fmt(seconds, approx=False):
     if seconds is None:
         return "-"
@@ -90,14 +131,26 @@ def w1(reps, quick):
     oracle = jd.oracles.per_sample("cyclic")
     row = {"name": "W1 y=wx SGD, 64 lr x 16 seeds, 300 steps", "configs": 64 * seeds}
     kw = dict(seeds=seeds, steps=steps, oracle=oracle, keep_params=False)
-    row["sweep"], row["compile"] = timed(
-        lambda: jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss, reps
+
+    def sweep():
+        return jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss
+
+    def sweep_unrolled():
+        return jd.sweep(problem, sgd, {"lr": lrs}, unroll=8, **kw).loss
+
+    _, row["compile"] = timed(sweep, 1)
+    t = side_by_side(
+        {
+            "sweep": sweep,
+            "program": program_of(sweep),
+            "hand": lambda: h1(jnp.asarray(lrs)),
+            "sweep_unroll": sweep_unrolled,
+            "program_unroll": program_of(sweep_unrolled),
+            "hand_unroll": lambda: h1u(jnp.asarray(lrs)),
+        },
+        max(reps, 15),
     )
-    row["sweep_unroll"], _ = timed(
-        lambda: jd.sweep(problem, sgd, {"lr": lrs}, unroll=8, **kw).loss, reps
-    )
-    row["hand"], _ = timed(lambda: h1(jnp.asarray(lrs)), reps)
-    row["hand_unroll"], _ = timed(lambda: h1u(jnp.asarray(lrs)), reps)
+    row.update(t)
     row["loop"] = run_loop(problem, sgd, lrs[:4], range(4), steps, oracle)
     t0 = time.perf_counter()
     for lr in lrs[:8]:
@@ -145,10 +198,20 @@ def w2(reps, quick):
     problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
     row = {"name": "W2 noisy quadratic, 64 lr x 64 seeds, 1000 steps", "configs": 64 * n_seeds}
     kw = dict(seeds=n_seeds, steps=steps, oracle=oracle, keep_params=False)
-    row["sweep"], row["compile"] = timed(
-        lambda: jd.sweep(problem, poly_sgd, {"lr": lrs}, **kw).loss, reps
+
+    def sweep():
+        return jd.sweep(problem, poly_sgd, {"lr": lrs}, **kw).loss
+
+    _, row["compile"] = timed(sweep, 1)
+    t = side_by_side(
+        {
+            "sweep": sweep,
+            "program": program_of(sweep),
+            "hand": lambda: h2(jnp.asarray(lrs), jnp.arange(n_seeds)),
+        },
+        max(reps, 11),
     )
-    row["hand"], _ = timed(lambda: h2(jnp.asarray(lrs), jnp.arange(n_seeds)), reps)
+    row.update(t)
     row["loop"] = run_loop(problem, poly_sgd, lrs[:4], range(8), steps, oracle)
     t0 = time.perf_counter()
     for lr in lrs[:4]:
@@ -184,11 +247,17 @@ def w3(reps, quick):
     problem = jd.problems.least_squares(X, y)
     row = {"name": "W3 least squares 4096x256, 256 lr, 200 steps (GD)", "configs": L}
     kw = dict(seeds=1, steps=steps, keep_params=False)
-    row["sweep"], row["compile"] = timed(
-        lambda: jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss, reps
-    )
+
+    def sweep():
+        return jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss
+
+    _, row["compile"] = timed(sweep, 1)
     Xj, yj, lj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(lrs)
-    row["hand"], _ = timed(lambda: h3(lj, Xj, yj), reps)
+    row.update(
+        side_by_side(
+            {"sweep": sweep, "program": program_of(sweep), "hand": lambda: h3(lj, Xj, yj)}, reps
+        )
+    )
     W = jnp.zeros((d, L), jnp.float32)
     R = jnp.zeros((n, L), jnp.float32)
     mm = jax.jit(ref.matmuls_w3)
@@ -226,6 +295,34 @@ def w4(reps, quick):
 
     row["loop"] = run_loop(problem, make, mlp.LRS[:2], range(2), steps, oracle, log_every=50)
     return row
+
+
+def progress_overhead(reps) -> dict:
+    """The W2 sweep with the progress bar on against off: steps -> time ratio."""
+    import contextlib
+    import io
+
+    lrs = np.geomspace(1e-3, 0.4, 64).astype(np.float32)
+    problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
+    out = {}
+    for steps in (1000, 10_000):
+
+        def sweep(progress, steps=steps):
+            return jd.sweep(
+                problem,
+                poly_sgd,
+                {"lr": lrs},
+                seeds=64,
+                steps=steps,
+                oracle=oracle,
+                keep_params=False,
+                progress=progress,
+            ).loss
+
+        with contextlib.redirect_stderr(io.StringIO()):
+            t = side_by_side({"off": lambda: sweep(False), "on": lambda: sweep(True)}, reps)
+        out[steps] = t["on"] / t["off"]
+    return out
 
 
 def compile_flatness():
@@ -287,19 +384,22 @@ def main(argv=None):
     )
     rows = [w1(reps, args.quick), w2(reps, args.quick), w3(reps, args.quick), w4(reps, args.quick)]
     print(
-        "\n| workload | jd.sweep | compile | hand-written | sweep / hand | loop of jd.run | "
-        "loop / sweep | plain Python | python / sweep | limit | limit / sweep |"
+        "\n| workload | jd.sweep | its program | compile | hand-written | sweep / hand | "
+        "program / hand | loop of jd.run | loop / sweep | plain Python | python / sweep | limit "
+        "| limit / sweep |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         loop_total = r["loop"] * r["configs"]
-        py, lim, hand = r.get("python"), r.get("limit"), r.get("hand")
+        py, lim, hand, prog = r.get("python"), r.get("limit"), r.get("hand"), r.get("program")
         cells = [
             r["name"],
             fmt(r["sweep"]),
+            fmt(prog),
             fmt(r["compile"]),
             fmt(hand),
             f"{r['sweep'] / hand:.2f}" if hand else "-",
+            f"{prog / hand:.2f}" if hand and prog else "-",
             fmt(loop_total, True),
             f"{loop_total / r['sweep']:.0f}x",
             fmt(py, True),
@@ -310,10 +410,20 @@ def main(argv=None):
         print("| " + " | ".join(cells) + " |")
     r1 = rows[0]
     print(
-        f"\nW1 with unroll=8: jd.sweep {fmt(r1['sweep_unroll'])} vs hand-written unrolled "
-        f"{fmt(r1['hand_unroll'])} (ratio {r1['sweep_unroll'] / r1['hand_unroll']:.2f}); "
-        f"unroll speed-up of the sweep {r1['sweep'] / r1['sweep_unroll']:.2f}x"
+        f"\nW1 with unroll=8: jd.sweep {fmt(r1['sweep_unroll'])} (program "
+        f"{fmt(r1['program_unroll'])}) vs hand-written unrolled {fmt(r1['hand_unroll'])} "
+        f"(program / hand {r1['program_unroll'] / r1['hand_unroll']:.2f}); unroll speed-up: "
+        f"sweep {r1['sweep'] / r1['sweep_unroll']:.2f}x, hand-written "
+        f"{r1['hand'] / r1['hand_unroll']:.2f}x"
     )
+    print(
+        "\n`its program`: the compiled program jd.sweep runs, called alone; the difference "
+        "to `jd.sweep` is the host's work per call (checks, grid, assembling the result). "
+        f"Hand-written programs are compiled with jaxdescent's XLA options ({HAND_OPTIONS})."
+    )
+    print("\nprogress bar (W2 sweep, bar on vs off, side by side):")
+    for steps, ratio in progress_overhead(reps).items():
+        print(f"- {steps} steps: +{100 * (ratio - 1):.1f}%")
     flat = compile_flatness()
     print(
         "\ncompile time of the W2 sweep (s): "
