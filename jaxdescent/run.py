@@ -252,20 +252,17 @@ def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int) -> int:
 _TICKS = 20  # progress reports per run
 
 
-def _tick(t, t_next, steps: int) -> None:
+def _tick(t, spec: Spec) -> None:
     """Tells the host's progress bar, about every 5% of the run, how many steps are done:
-    a host callback inside a conditional, so the steps between reports pay for one
-    integer comparison."""
+    a host callback inside a conditional, whose predicate is one integer expression of
+    the block's first step ``t`` (the blocks between reports pay for that alone)."""
     from jaxdescent.chunks import progress_tick
 
-    every = max(1, -(-steps // _TICKS))
-    done = jnp.minimum(t_next, steps)
-    crossed = (done // every > jnp.minimum(t, steps) // every) | ((done == steps) & (t < steps))
-    jax.lax.cond(
-        crossed,
-        lambda: jax.debug.callback(progress_tick, done),
-        lambda: None,
-    )
+    L = spec.log_every
+    every = max(1, -(-(spec.steps // L) // _TICKS))  # blocks between reports
+    done = t + L
+    crossed = (done <= spec.steps) & (((done // L) % every == 0) | (done == spec.steps))
+    jax.lax.cond(crossed, lambda: jax.debug.callback(progress_tick, done), lambda: None)
 
 
 def _take(tree, i):
@@ -276,10 +273,9 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     """The time loop from the state ``carry`` at x_0: a scan over blocks, block k logging
     x_{kL} and then taking L = ``log_every`` steps, for k = 0..T/L (the last block's
     steps are discarded). Logs are the scan's outputs, time-major (n_log, ...), with
-    nothing to concatenate, so under vmap they stay time-major. The step count t is
-    carried beside the run's state, unbatched: ``advance_fn(carry, t, drawn) ->
-    (carry, exact)``, ``exact`` the objective's (value, gradient) at the old iterate
-    or ``None``.
+    nothing to concatenate, so under vmap they stay time-major. The step count t is an
+    input of the scan, unbatched: ``advance_fn(carry, t, drawn) -> (carry, exact)``,
+    ``exact`` the objective's (value, gradient) at the old iterate or ``None``.
 
     ``draw_fn(t)``: the random numbers step t + 1 reads (`Oracle.draws`). The loop
     runs in segments of many blocks and draws a whole segment's numbers in one
@@ -300,69 +296,72 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     draw_bytes = _nbytes(draw_fn(t0)) if draw_fn is not None else 0
     ahead = draw_bytes > 0
 
-    def step(state, drawn):
-        carry, t = state
+    def step(carry, t, drawn):
         if drawn is None and draw_fn is not None:
             drawn = draw_fn(t)
-        carry, evaluated = advance_fn(carry, t, drawn)
-        return (carry, t + 1), evaluated
+        return advance_fn(carry, t, drawn)
 
-    def steps(state, drawn, length):
+    def steps(carry, t, drawn, length):
         if length == 1:
-            return step(state, _take(drawn, 0))[0]
+            return step(carry, t, _take(drawn, 0))[0]
+        ts = t + jnp.arange(length, dtype=jnp.int32)
         return jax.lax.scan(
-            lambda s, d: (step(s, d)[0], None), state, drawn, length=length, unroll=spec.unroll
+            lambda c, x: (step(c, *x)[0], None), carry, (ts, drawn), unroll=spec.unroll
         )[0]
 
-    def block(state, drawn):
-        # Block k logs x_{kL}, then takes L steps. Past the last step (the block that
-        # logs x_T, and any padding) the steps are discarded: a select fused into the
-        # step's own kernels for one step, a conditional for more.
-        carry, t = state
+    def block(carry, x):
+        # Block k logs x_t, t = kL, then takes L steps. Past the last step (the block
+        # that logs x_T, and any padding) the steps are discarded: a select fused into
+        # the step's own kernels for one step, a conditional for more.
+        t, drawn = x
         keep = t < spec.steps
         n_rest, rest = L, drawn
         if reuse:  # the first step's oracle evaluated the objective at x_t
-            new, evaluated = step(state, _take(drawn, 0))
+            new, evaluated = step(carry, t, _take(drawn, 0))
             log = record_fn(carry, evaluated)
-            state = _select(keep, new, state)
+            carry = _select(keep, new, carry)
             n_rest = L - 1
             rest = None if drawn is None else jax.tree.map(lambda a: a[1:], drawn)
         else:
             log = record_fn(carry, None)
+        t_rest = t + (L - n_rest)
         if n_rest == 1:
-            state = _select(keep, steps(state, rest, 1), state)
+            carry = _select(keep, steps(carry, t_rest, rest, 1), carry)
         elif n_rest > 1:
-            state = jax.lax.cond(keep, lambda s: steps(s, rest, n_rest), lambda s: s, state)
+            carry = jax.lax.cond(
+                keep, lambda c: steps(c, t_rest, rest, n_rest), lambda c: c, carry
+            )
         # a non-finite logged loss at x_t makes t the divergence step, unless earlier
-        carry, t_next = state
         d = carry.diverged_at
         bad = ~jnp.isfinite(log["loss"]) & ((d < 0) | (d > t))
         if spec.progress:
-            _tick(t, t_next, spec.steps)
-        return (carry._replace(diverged_at=jnp.where(bad, t, d)), t_next), log
+            _tick(t, spec)
+        return carry._replace(diverged_at=jnp.where(bad, t, d)), log
 
     scan_unroll = spec.unroll if L == 1 else 1
 
-    def segment(state, n):
+    def segment(carry, t_start, n):
+        # the step counts are the scan's inputs, not its carry: iota, no kernel of their own
+        ts = t_start + L * jnp.arange(n, dtype=jnp.int32)
         drawn = None
         if ahead:
-            drawn = jax.vmap(draw_fn)(state[1] + jnp.arange(n * L, dtype=jnp.int32))
+            drawn = jax.vmap(draw_fn)(t_start + jnp.arange(n * L, dtype=jnp.int32))
             drawn = jax.tree.map(lambda a: a.reshape((n, L) + a.shape[1:]), drawn)
-        return jax.lax.scan(block, state, drawn, length=n, unroll=scan_unroll)
+        return jax.lax.scan(block, carry, (ts, drawn), length=n, unroll=scan_unroll)
 
     # n_blocks + 1 blocks log x_0, ..., x_T; segments of equal length, the last padded
     n_log = n_blocks + 1
     n_seg = -(-n_log // _blocks_per_segment(n_log, L, draw_bytes))
     per = -(-n_log // n_seg)
-    state = (carry, t0)
     if n_seg == 1:
-        state, logs = segment(state, per)
+        carry, logs = segment(carry, t0, per)
     else:
-        state, logs = jax.lax.scan(lambda s, _: segment(s, per), state, None, length=n_seg)
+        starts = per * L * jnp.arange(n_seg, dtype=jnp.int32)
+        carry, logs = jax.lax.scan(lambda c, t: segment(c, t, per), carry, starts)
         logs = jax.tree.map(lambda a: a.reshape((n_seg * per,) + a.shape[2:]), logs)
     if n_seg * per > n_log:
         logs = jax.tree.map(lambda a: a[:n_log], logs)
-    return state[0], logs
+    return carry, logs
 
 
 def _select(keep, new, old):
