@@ -297,14 +297,15 @@ def w4(reps, quick):
     return row
 
 
-def progress_overhead(reps) -> dict:
-    """The W2 sweep with the progress bar on against off: steps -> time ratio."""
+def progress_overhead(reps, quick) -> dict:
+    """Sweeps with the progress bar on against off: label -> time ratio (W2 at 1000 and
+    10,000 steps; W4, the digits MLP, unless ``quick``)."""
     import contextlib
     import io
 
     lrs = np.geomspace(1e-3, 0.4, 64).astype(np.float32)
     problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
-    out = {}
+    calls = {}
     for steps in (1000, 10_000):
 
         def sweep(progress, steps=steps):
@@ -319,9 +320,37 @@ def progress_overhead(reps) -> dict:
                 progress=progress,
             ).loss
 
+        calls[f"W2, {steps} steps"] = sweep
+    if not quick:
+        import mlp_sweep_vs_loop as mlp
+
+        split = jd.data.load_digits(seed=0)
+        mlp_problem = jd.problems.mlp_classifier(
+            *split.train, hidden=mlp.HIDDEN, classes=split.classes
+        )
+
+        def mlp_sweep(progress):
+            return jd.sweep(
+                mlp_problem,
+                mlp.make_optimizer,
+                {"lr": mlp.LRS, "wd": mlp.WDS},
+                seeds=mlp.SEEDS,
+                steps=500,
+                log_every=50,
+                oracle=jd.oracles.minibatch(mlp.BATCH),
+                keep_params=False,
+                progress=progress,
+            ).loss
+
+        calls["W4, 500 steps"] = mlp_sweep
+    out = {}
+    for label, sweep in calls.items():
         with contextlib.redirect_stderr(io.StringIO()):
-            t = side_by_side({"off": lambda: sweep(False), "on": lambda: sweep(True)}, reps)
-        out[steps] = t["on"] / t["off"]
+            t = side_by_side(
+                {"off": lambda s=sweep: s(False), "on": lambda s=sweep: s(True)},
+                reps if label.startswith("W2") else max(2, reps // 2),
+            )
+        out[label] = (t["off"], t["on"] / t["off"])
     return out
 
 
@@ -421,9 +450,9 @@ def main(argv=None):
         "to `jd.sweep` is the host's work per call (checks, grid, assembling the result). "
         f"Hand-written programs are compiled with jaxdescent's XLA options ({HAND_OPTIONS})."
     )
-    print("\nprogress bar (W2 sweep, bar on vs off, side by side):")
-    for steps, ratio in progress_overhead(reps).items():
-        print(f"- {steps} steps: +{100 * (ratio - 1):.1f}%")
+    print("\nprogress bar, on vs off, side by side:")
+    for label, (off, ratio) in progress_overhead(reps, args.quick).items():
+        print(f"- {label} ({fmt(off)} without): {100 * (ratio - 1):+.1f}%")
     flat = compile_flatness()
     print(
         "\ncompile time of the W2 sweep (s): "

@@ -226,9 +226,10 @@ def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
     return out
 
 
-# Random numbers a run draws ahead in one vectorized call, per run (bytes): enough for
-# thousands of steps of a small model's noise or a minibatch's indices.
-DRAW_AHEAD_BYTES = 1 << 18
+# Random numbers a run draws ahead in one vectorized call, per run (bytes): 4096 steps
+# of a 2-d model's noise, 256 of a 32-example minibatch's indices. A sweep holds this
+# once per seed (draws are shared by the grid points): 128 MiB at 4096 seeds.
+DRAW_AHEAD_BYTES = 1 << 15
 
 
 def _nbytes(tree) -> int:

@@ -65,7 +65,7 @@ def test_segment_sizes():
     assert run_module._blocks_per_segment(1001, 1, 0) == 1001
     assert run_module._blocks_per_segment(1001, 1, 8) == 1001
     assert run_module._blocks_per_segment(1001, 10, 8 * 4096) == 1
-    per = run_module._blocks_per_segment(10_001, 1, 64)
+    per = run_module._blocks_per_segment(10_001, 1, 64)  # 512 steps
     assert per == run_module.DRAW_AHEAD_BYTES // 64
 
 
