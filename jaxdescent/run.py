@@ -137,7 +137,8 @@ class Spec(NamedTuple):
     metrics: tuple = ()
     average: Any = None
     unroll: int = 1
-    progress: bool = False  # host callbacks every ~2% of the steps (for a progress bar)
+    progress: bool = False  # host callbacks every ~5% of the steps (for a progress bar)
+    draw_runs: int = 1  # runs whose drawn-ahead numbers are held at once (a sweep's seeds)
 
 
 def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
@@ -226,10 +227,11 @@ def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
     return out
 
 
-# Random numbers a run draws ahead in one vectorized call, per run (bytes): 4096 steps
-# of a 2-d model's noise, 256 of a 32-example minibatch's indices. A sweep holds this
-# once per seed (draws are shared by the grid points): 128 MiB at 4096 seeds.
-DRAW_AHEAD_BYTES = 1 << 15
+# Random numbers drawn ahead in one vectorized call (bytes): at most DRAW_AHEAD_BYTES
+# per run (half a million steps of a 2-d model's noise) and DRAW_AHEAD_TOTAL over the
+# runs of a sweep that hold their own (one per seed: the grid points share them).
+DRAW_AHEAD_BYTES = 1 << 22
+DRAW_AHEAD_TOTAL = 1 << 28
 
 
 def _nbytes(tree) -> int:
@@ -241,13 +243,14 @@ def _nbytes(tree) -> int:
     return total
 
 
-def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int) -> int:
-    """How many blocks of ``log_every`` steps one segment of the loop may hold: as many
-    as keep a segment's drawn-ahead random numbers under `DRAW_AHEAD_BYTES` (all of
-    them when nothing is drawn)."""
+def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int, runs: int = 1) -> int:
+    """How many blocks of ``log_every`` steps may have their random numbers drawn in one
+    call: as many as keep them under `DRAW_AHEAD_BYTES` per run and `DRAW_AHEAD_TOTAL`
+    over ``runs`` runs (all blocks when nothing is drawn)."""
     if not draw_bytes:
         return n_blocks
-    return max(1, min(n_blocks, DRAW_AHEAD_BYTES // (draw_bytes * log_every)))
+    budget = min(DRAW_AHEAD_BYTES, DRAW_AHEAD_TOTAL // max(1, runs))
+    return max(1, min(n_blocks, budget // (draw_bytes * log_every)))
 
 
 _TICKS = 20  # progress reports per run
@@ -278,10 +281,12 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     input of the scan, unbatched: ``advance_fn(carry, t, drawn) -> (carry, exact)``,
     ``exact`` the objective's (value, gradient) at the old iterate or ``None``.
 
-    ``draw_fn(t)``: the random numbers step t + 1 reads (`Oracle.draws`). The loop
-    runs in segments of many blocks and draws a whole segment's numbers in one
-    vectorized call before it, instead of once per step (on CPU the generator's rounds
-    are a loop of their own, so per-step draws cost more than a small model's step).
+    ``draw_fn(t)``: the random numbers step t + 1 reads (`Oracle.draws`). They are
+    drawn ahead in one vectorized call for the whole run, or for spans of many blocks
+    when that would hold more than `DRAW_AHEAD_BYTES` per run (`DRAW_AHEAD_TOTAL` over
+    ``spec.draw_runs`` runs), instead of once per step
+    (on CPU the generator's rounds are a loop of their own, so per-step draws cost more
+    than a small model's step).
 
     With ``reuse`` (an oracle that computes the objective's exact value and gradient
     at x_t on its way: full batch, with or without added noise, on a deterministic
@@ -341,27 +346,39 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
 
     scan_unroll = spec.unroll if L == 1 else 1
 
-    def segment(carry, t_start, n):
-        # the step counts are the scan's inputs, not its carry: iota, no kernel of their own
-        ts = t_start + L * jnp.arange(n, dtype=jnp.int32)
-        drawn = None
-        if ahead:
-            drawn = jax.vmap(draw_fn)(t_start + jnp.arange(n * L, dtype=jnp.int32))
-            drawn = jax.tree.map(lambda a: a.reshape((n, L) + a.shape[1:]), drawn)
-        return jax.lax.scan(block, carry, (ts, drawn), length=n, unroll=scan_unroll)
-
-    # n_blocks + 1 blocks log x_0, ..., x_T; segments of equal length, the last padded
+    # n_blocks + 1 blocks log x_0, ..., x_T, in one scan whose inputs are the step counts
     n_log = n_blocks + 1
-    n_seg = -(-n_log // _blocks_per_segment(n_log, L, draw_bytes))
-    per = -(-n_log // n_seg)
-    if n_seg == 1:
-        carry, logs = segment(carry, t0, per)
-    else:
-        starts = per * L * jnp.arange(n_seg, dtype=jnp.int32)
-        carry, logs = jax.lax.scan(lambda c, t: segment(c, t, per), carry, starts)
-        logs = jax.tree.map(lambda a: a.reshape((n_seg * per,) + a.shape[2:]), logs)
-    if n_seg * per > n_log:
-        logs = jax.tree.map(lambda a: a[:n_log], logs)
+    ts = L * jnp.arange(n_log, dtype=jnp.int32)  # iota: no kernel of its own per step
+    per = _blocks_per_segment(n_log, L, draw_bytes, spec.draw_runs)
+
+    def draw_span(t_start, n_steps):
+        return jax.vmap(draw_fn)(t_start + jnp.arange(n_steps, dtype=jnp.int32))
+
+    if not ahead:
+        return jax.lax.scan(block, carry, (ts, None), unroll=scan_unroll)
+    if per >= n_log:  # all of the run's random numbers, drawn before the scan
+        drawn = draw_span(t0, n_log * L)
+        drawn = jax.tree.map(lambda a: a.reshape((n_log, L) + a.shape[1:]), drawn)
+        return jax.lax.scan(block, carry, (ts, drawn), unroll=scan_unroll)
+
+    # A buffer of `per` blocks' numbers rides in the carry and is refilled, in a
+    # conditional, at the first block of every span: one flat scan (no nested scans,
+    # whose logs would be copied into the outer scan's).
+    span = per * L
+
+    def refilling_block(state, t):
+        carry, buf = state
+        pos = (t // L) % per
+        buf = jax.lax.cond((pos == 0) & (t > 0), lambda: draw_span(t, span), lambda: buf)
+        drawn = jax.tree.map(
+            lambda a: jax.lax.dynamic_slice_in_dim(a, pos * L, L).reshape((L,) + a.shape[1:]),
+            buf,
+        )
+        carry, log = block(carry, (t, drawn))
+        return (carry, buf), log
+
+    state = (carry, draw_span(t0, span))
+    (carry, _), logs = jax.lax.scan(refilling_block, state, ts, unroll=scan_unroll)
     return carry, logs
 
 

@@ -348,6 +348,7 @@ def sweep(
         average,
         check_unroll(unroll),
         progress=show_progress,
+        draw_runs=n_seeds,
     )
     spec = _Spec(
         make_optimizer=make_optimizer,

@@ -64,9 +64,10 @@ def test_segment_sizes():
     # nothing drawn: one segment; drawn: as many blocks as the budget allows
     assert run_module._blocks_per_segment(1001, 1, 0) == 1001
     assert run_module._blocks_per_segment(1001, 1, 8) == 1001
-    assert run_module._blocks_per_segment(1001, 10, 8 * 4096) == 1
-    per = run_module._blocks_per_segment(10_001, 1, 64)  # 512 steps
-    assert per == run_module.DRAW_AHEAD_BYTES // 64
+    assert run_module._blocks_per_segment(1001, 10, 8 * 4096) == 12  # 4 MiB a run
+    assert run_module._blocks_per_segment(10_001, 1, 64) == 10_001
+    # the budget over a sweep's seeds: 2**28 bytes over 2**16 seeds is 4 KiB a run
+    assert run_module._blocks_per_segment(10_001, 1, 64, runs=2**16) == 64
 
 
 def test_sweep_equals_runs_with_segments(monkeypatch):
