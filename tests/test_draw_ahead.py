@@ -41,16 +41,16 @@ def test_drawn_ahead_equals_drawn_in_the_step(problem, oracle):
 
 @pytest.mark.parametrize("problem, oracle", ORACLES[:3])
 @pytest.mark.parametrize("log_every", [1, 3])
-def test_segments_and_padding_change_nothing(monkeypatch, problem, oracle, log_every):
-    """A run drawn ahead in one segment, in many segments with a padded last one, and
-    step by step (nothing drawn ahead) gives the same trace: the same random numbers
+def test_drawing_in_spans_or_in_the_step_changes_nothing(monkeypatch, problem, oracle, log_every):
+    """A run drawn ahead all at once, in spans refilled as the loop goes (the last one
+    reaching past the run), and step by step gives the same trace: the same random numbers
     (bitwise, above), the arithmetic to the last bit or two (XLA contracts multiply-adds
     differently in differently shaped programs)."""
     kw = dict(steps=57 * log_every, oracle=oracle, key=jax.random.key(5), log_every=log_every)
     opt = optax.sgd(0.05)
     whole = jd.run(problem, opt, **kw)
     traces = []
-    monkeypatch.setattr(run_module, "DRAW_AHEAD_BYTES", 40)  # a few steps per segment
+    monkeypatch.setattr(run_module, "DRAW_AHEAD_BYTES", 40)  # spans of a few steps
     traces.append(jd.run(problem, optax.sgd(0.05), **kw))
     monkeypatch.setattr(run_module, "_nbytes", lambda tree: 0)  # drawn in the step
     traces.append(jd.run(problem, optax.sgd(0.05), **kw))
@@ -70,7 +70,7 @@ def test_segment_sizes():
     assert run_module._blocks_per_segment(10_001, 1, 64, runs=2**16) == 64
 
 
-def test_sweep_equals_runs_with_segments(monkeypatch):
+def test_sweep_equals_runs_when_drawing_in_spans(monkeypatch):
     monkeypatch.setattr(run_module, "DRAW_AHEAD_BYTES", 64)  # 8 steps of 2 floats
     oracle = jd.oracles.gaussian_noise(1.0)
     lrs = np.array([0.01, 0.1])
