@@ -9,6 +9,7 @@ every cell of a sweep equals the single run it stands for.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -239,7 +240,7 @@ def _nbytes(tree) -> int:
     for leaf in jax.tree.leaves(tree):
         dtype = leaf.dtype
         item = 8 if jnp.issubdtype(dtype, jax.dtypes.prng_key) else jnp.dtype(dtype).itemsize
-        total += item * max(1, int(jnp.size(leaf)))
+        total += item * max(1, math.prod(leaf.shape))
     return total
 
 
@@ -299,7 +300,8 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     L = spec.log_every
     n_blocks = spec.steps // L
     t0 = jnp.zeros((), jnp.int32)
-    draw_bytes = _nbytes(draw_fn(t0)) if draw_fn is not None else 0
+    # the shapes of one step's draws, traced apart (nothing of it enters the program)
+    draw_bytes = _nbytes(jax.eval_shape(draw_fn, t0)) if draw_fn is not None else 0
     ahead = draw_bytes > 0
 
     def step(carry, t, drawn):
