@@ -51,17 +51,12 @@ jax.monitoring.register_event_duration_secs_listener(
 )
 
 
-def timed(fn, reps):
-    """(median seconds, compile seconds of the first call)."""
+def compile_seconds(fn) -> float:
+    """Calls ``fn`` once; the XLA compile seconds of that call (tracing and lowering
+    included)."""
     start = len(_compile_seconds)
     jax.block_until_ready(fn())
-    compile_s = sum(_compile_seconds[start:])
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), compile_s
+    return sum(_compile_seconds[start:])
 
 
 def side_by_side(fns: dict, reps: int) -> dict:
@@ -138,7 +133,7 @@ def w1(reps, quick):
     def sweep_unrolled():
         return jd.sweep(problem, sgd, {"lr": lrs}, unroll=8, **kw).loss
 
-    _, row["compile"] = timed(sweep, 1)
+    row["compile"] = compile_seconds(sweep)
     t = side_by_side(
         {
             "sweep": sweep,
@@ -206,7 +201,7 @@ def w2(reps, quick):
     def sweep():
         return jd.sweep(problem, poly_sgd, {"lr": lrs}, **kw).loss
 
-    _, row["compile"] = timed(sweep, 1)
+    row["compile"] = compile_seconds(sweep)
     t = side_by_side(
         {
             "sweep": sweep,
@@ -255,7 +250,7 @@ def w3(reps, quick):
     def sweep():
         return jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss
 
-    _, row["compile"] = timed(sweep, 1)
+    row["compile"] = compile_seconds(sweep)
     Xj, yj, lj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(lrs)
     row.update(
         side_by_side(
@@ -265,7 +260,7 @@ def w3(reps, quick):
     W = jnp.zeros((d, L), jnp.float32)
     R = jnp.zeros((n, L), jnp.float32)
     mm = jax.jit(ref.matmuls_w3)
-    t_mm, _ = timed(lambda: mm(Xj, W, R), max(reps, 9))
+    t_mm = side_by_side({"mm": lambda: mm(Xj, W, R)}, max(reps, 9))["mm"]
     row["limit"] = t_mm * steps
     row["limit_what"] = "X@W and X.T@R per step, alone"
     row["loop"] = run_loop(problem, sgd, lrs[:4], [0], steps, None)
@@ -289,10 +284,12 @@ def w4(reps, quick):
         "hand": None,
     }
     kw = dict(seeds=mlp.SEEDS, steps=steps, log_every=50, oracle=oracle, keep_params=False)
-    row["sweep"], row["compile"] = timed(
-        lambda: jd.sweep(problem, mlp.make_optimizer, {"lr": mlp.LRS, "wd": mlp.WDS}, **kw).loss,
-        max(1, reps // 2),
-    )
+
+    def sweep():
+        return jd.sweep(problem, mlp.make_optimizer, {"lr": mlp.LRS, "wd": mlp.WDS}, **kw).loss
+
+    row["compile"] = compile_seconds(sweep)
+    row["sweep"] = side_by_side({"sweep": sweep}, max(1, reps // 2))["sweep"]
 
     def make(lr):
         return mlp.make_optimizer(lr, 1e-3)

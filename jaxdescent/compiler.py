@@ -35,7 +35,7 @@ CPU_OPTIONS = {
 
 
 @functools.cache
-def _accepted(platform: str) -> bool:
+def _accepted() -> bool:
     """Whether this jaxlib knows the options (a tiny program compiled with them)."""
     try:
         fn = jax.jit(lambda x: jnp.sum(x * x), compiler_options=CPU_OPTIONS)
@@ -49,7 +49,7 @@ def options(platform: str) -> dict | None:
     """The compile options for programs that run on ``platform`` ("cpu", "gpu", ...)."""
     if platform != "cpu" or _YNN in os.environ.get("XLA_FLAGS", ""):
         return None
-    return dict(CPU_OPTIONS) if _accepted(platform) else None
+    return dict(CPU_OPTIONS) if _accepted() else None
 
 
 def jit(fn, **jit_kwargs):

@@ -197,13 +197,11 @@ class Sampled(_Evaluating):
 
     def value_fn(self, problem, step, key, drawn=None):
         idx, loss_key = drawn if drawn is not None else self.draws(problem, None, step, key)
-        if idx is None:
-            idx = self.indices(problem.n_examples, step, key)
-        if self.size == 1 and self.order == "cyclic":
-            # one example in data order: a dynamic slice, not a gather
-            pos = step % problem.n_examples
+        if self.order == "cyclic":
+            # consecutive examples in data order: a dynamic slice, not a gather
+            pos = (step % (problem.n_examples // self.size)) * self.size
             batch = jax.tree.map(
-                lambda a: jax.lax.dynamic_slice_in_dim(a, pos, 1, axis=0), problem.data
+                lambda a: jax.lax.dynamic_slice_in_dim(a, pos, self.size, axis=0), problem.data
             )
         else:
             batch = jax.tree.map(lambda a: jnp.take(a, idx, axis=0), problem.data)

@@ -244,7 +244,7 @@ def _nbytes(tree) -> int:
     return total
 
 
-def _blocks_per_segment(n_blocks: int, log_every: int, draw_bytes: int, runs: int = 1) -> int:
+def _blocks_per_draw(n_blocks: int, log_every: int, draw_bytes: int, runs: int = 1) -> int:
     """How many blocks of ``log_every`` steps may have their random numbers drawn in one
     call: as many as keep them under `DRAW_AHEAD_BYTES` per run and `DRAW_AHEAD_TOTAL`
     over ``runs`` runs (all blocks when nothing is drawn)."""
@@ -318,9 +318,9 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
         )[0]
 
     def block(carry, x):
-        # Block k logs x_t, t = kL, then takes L steps. Past the last step (the block
-        # that logs x_T, and any padding) the steps are discarded: a select fused into
-        # the step's own kernels for one step, a conditional for more.
+        # Block k logs x_t, t = kL, then takes L steps. The last block's steps (past
+        # x_T) are discarded: a select fused into the step's own kernels for one step,
+        # a conditional for more.
         t, drawn = x
         keep = t < spec.steps
         n_rest, rest = L, drawn
@@ -336,9 +336,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
         if n_rest == 1:
             carry = _select(keep, steps(carry, t_rest, rest, 1), carry)
         elif n_rest > 1:
-            carry = jax.lax.cond(
-                keep, lambda c: steps(c, t_rest, rest, n_rest), lambda c: c, carry
-            )
+            carry = jax.lax.cond(keep, lambda c: steps(c, t_rest, rest, n_rest), lambda c: c, carry)
         # a non-finite logged loss at x_t makes t the divergence step, unless earlier
         d = carry.diverged_at
         bad = ~jnp.isfinite(log["loss"]) & ((d < 0) | (d > t))
@@ -351,7 +349,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     # n_blocks + 1 blocks log x_0, ..., x_T, in one scan whose inputs are the step counts
     n_log = n_blocks + 1
     ts = L * jnp.arange(n_log, dtype=jnp.int32)  # iota: no kernel of its own per step
-    per = _blocks_per_segment(n_log, L, draw_bytes, spec.draw_runs)
+    per = _blocks_per_draw(n_log, L, draw_bytes, spec.draw_runs)
 
     def draw_span(t_start, n_steps):
         return jax.vmap(draw_fn)(t_start + jnp.arange(n_steps, dtype=jnp.int32))
@@ -372,10 +370,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
         carry, buf = state
         pos = (t // L) % per
         buf = jax.lax.cond((pos == 0) & (t > 0), lambda: draw_span(t, span), lambda: buf)
-        drawn = jax.tree.map(
-            lambda a: jax.lax.dynamic_slice_in_dim(a, pos * L, L).reshape((L,) + a.shape[1:]),
-            buf,
-        )
+        drawn = jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, pos * L, L), buf)
         carry, log = block(carry, (t, drawn))
         return (carry, buf), log
 
