@@ -131,7 +131,7 @@ def _folds_as_seeds(result):
 
     fields = ("loss", "grad_norm", "metrics", "final_loss", "diverged", "diverged_at")
     moved = {f: _tree_map(move, getattr(one, f)) for f in fields}
-    return one._replace(
+    return one.replace(
         axes={"l2": one.axes["l2"], "seed": np.asarray(one.axes["fold"])},
         params=None,
         final_params=None,

@@ -221,7 +221,7 @@ def plot(data: dict, out) -> list:
     # "diverged" crosses) would overflow.
     res = data["edge"]
     jd.plots.lr_sensitivity(
-        res._replace(final_loss=np.asarray(res.final_loss, dtype=float)),
+        res.replace(final_loss=np.asarray(res.final_loss, dtype=float)),
         "ratio",
         labels=[f"momentum {b:g}" for b in EDGE_MOMENTA],
         ax=ax,

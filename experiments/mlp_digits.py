@@ -184,7 +184,7 @@ def _choice(result):
 def _with_es_metric(result, es, name="val_accuracy"):
     """The result with the metric at each run's early-stopping step as a one-step metric,
     for the figures that read a metric's last logged value."""
-    return result._replace(
+    return result.replace(
         metrics={**result.metrics, f"{name}_at_es": np.asarray(es.metrics[name])[..., None]}
     )
 

@@ -151,7 +151,7 @@ def _coverage_result(data) -> jd.SweepResult:
     cov = data["coverage"]["replace"]
     metrics = {name: np.moveaxis(cov[name].mean(-1), 0, -1)[None] for name in ("seen", "once")}
     shape = metrics["seen"].shape[:2]  # (1 sampling, seeds)
-    return jd.SweepResult(
+    return jd.SweepResult.of(
         axes={"sampling": ("with replacement",), "seed": np.arange(shape[1])},
         step=np.asarray(cov["ns"]),
         loss=np.full(metrics["seen"].shape, np.nan),

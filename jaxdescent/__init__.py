@@ -8,30 +8,43 @@ from jaxdescent import (
     oracles,
     plots,
     problems,
+    progress,
     schedules,
     search,
+    tiles,
     validation,
 )
+from jaxdescent._hypergrad import hypergrad
+from jaxdescent._run import run, run_keys
+from jaxdescent._sweep import sweep
+from jaxdescent.execute import execute
+from jaxdescent.grid import static
+from jaxdescent.plan import SweepPlan, plan
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
-from jaxdescent.run import Trace, run, run_keys
-from jaxdescent.sweep import static, sweep
+from jaxdescent.trace import Logs, Trace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Logs",
     "Problem",
+    "SweepPlan",
     "SweepResult",
     "Trace",
     "bounds",
     "compiler",
     "data",
+    "execute",
+    "hypergrad",
     "load",
     "metrics",
     "oracles",
+    "plan",
     "plots",
     "problems",
+    "progress",
     "run",
     "run_keys",
     "schedules",
@@ -39,5 +52,6 @@ __all__ = [
     "smooth",
     "static",
     "sweep",
+    "tiles",
     "validation",
 ]

@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from jaxdescent._checks import as_float as _as_float
-from jaxdescent._checks import concrete as _concrete
+from jaxdescent.checks import as_float as _as_float
+from jaxdescent.checks import concrete as _concrete
 
 __all__ = [
     "Moments",
@@ -148,7 +148,7 @@ def constants(
         if name in names:
             out[name] = _problem_attribute(problem, _ATTRIBUTE[name], name)
     if "r" in names:
-        init = _problem_attribute(problem, "init", "r")
+        init = getattr(problem, "init_fn", None) or _problem_attribute(problem, "init", "r")
         minimizer = _problem_attribute(problem, "minimizer", "r")
         if callable(init):
             init = init(jax.random.key(0) if key is None else key)

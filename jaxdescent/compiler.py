@@ -1,11 +1,21 @@
 """The XLA options jaxdescent's programs are compiled with, per platform.
 
-On CPU, XLA hands reductions to a library kernel (YNNPACK) by default. Over the tiny
-trailing axes of a sweep -- the 2 coordinates of each of thousands of runs, reduced
-to a loss and a gradient norm at every step -- that kernel is an order of magnitude
-slower than XLA's own loop (measured on d2l's noisy quadratic: 32 ms against 3.4 ms
-for one reduction per step over 4096 x 2 values, 1000 steps). jaxdescent's programs
-keep the library for matrix products, where it is fast, and let XLA emit the rest.
+On CPU, XLA hands reductions and matrix products to a library (YNNPACK) by default.
+jaxdescent's programs use XLA's own kernels for both:
+
+* reductions: over the tiny trailing axes of a sweep -- the 2 coordinates of each of
+  thousands of runs, reduced to a loss and a gradient norm at every step -- the
+  library is an order of magnitude slower than XLA's own loop (measured on d2l's noisy
+  quadratic: 32 ms against 3.4 ms for one reduction per step over 4096 x 2 values);
+* matrix products: the library's kernels round differently for different batch
+  shapes (measured: a run's MLP losses in float32 change in the 7th digit with the
+  number of runs batched beside it), so a sweep cut into tiles of another size would
+  not give bitwise the same numbers. XLA's own dot emitter gives every run the same
+  arithmetic whatever the tile (only a batch of one run differs, which tiles avoid).
+  The cost is speed where matrix products dominate: W3 of benchmarks/run.py (least
+  squares, 4096 x 256) takes 1.7x as long. A user who prefers the library's speed
+  sets ``xla_cpu_experimental_ynn_fusion_type`` in ``XLA_FLAGS`` (then jaxdescent
+  passes no option at all) and gives up bitwise-equal tiling.
 
 They also use XLA's established CPU emitters for fused loops rather than the newer
 fusion emitters: the same speed on every benchmark workload (within noise), and a
@@ -15,6 +25,12 @@ the vectorized random-number loops drawn ahead of it).
 A user who sets ``xla_cpu_experimental_ynn_fusion_type`` in ``XLA_FLAGS`` keeps that
 choice: jaxdescent then passes no option. Other platforms get no options, and a jaxlib
 that knows neither option compiles with its defaults.
+
+XLA takes compile options for a whole program only, so JAX accepts them on a top-level
+``jax.jit`` alone. When a jaxdescent entry point is called while a JAX transformation
+traces its caller (a user's ``jax.jit``, ``jax.vmap``, ``jax.grad``, ...), its program
+becomes part of the caller's, and `entry_point` hands it over without options: the
+caller's program is compiled with whatever options the caller chose.
 """
 
 from __future__ import annotations
@@ -23,13 +39,14 @@ import functools
 import os
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 
-__all__ = ["options", "jit"]
+__all__ = ["options", "jit", "entry_point", "tracing"]
 
 _YNN = "xla_cpu_experimental_ynn_fusion_type"
 CPU_OPTIONS = {
-    _YNN: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION",
+    _YNN: "",
     "xla_cpu_use_fusion_emitters": False,
 }
 
@@ -59,5 +76,60 @@ def jit(fn, **jit_kwargs):
     @functools.cache
     def for_platform(platform: str):
         return jax.jit(fn, compiler_options=options(platform), **jit_kwargs)
+
+    return for_platform
+
+
+def tracing() -> bool:
+    """Whether a JAX transformation is tracing the caller right now.
+
+    True inside a function being transformed by ``jax.jit``, ``jax.vmap``,
+    ``jax.grad``, ``jax.jvp``, ``jax.eval_shape``, ``lax.scan``, ... -- also when no
+    argument of the caller is a tracer (``jax.grad(lambda lr: jd.run(p,
+    optax.sgd(lr), steps=10).final_loss)`` traces ``lr`` inside the optimizer's
+    closure only). False at the top level, where a program jaxdescent compiles is a
+    whole XLA program of its own.
+
+    JAX keeps the current trace in a context variable; at the top level it is the
+    evaluation trace, which ``jax.core.eval_context()`` installs. The check compares
+    the two through ``jax.extend.core.get_opaque_trace_state()``, the comparison JAX
+    provides to libraries for exactly this (both are public API; ``jax.core``'s
+    internal ``trace_state_clean()`` asks the same question).
+
+    Example:
+      >>> import jax
+      >>> from jaxdescent import compiler
+      >>> compiler.tracing()
+      False
+      >>> bool(jax.jit(lambda: compiler.tracing())())  # a Python bool, constant-folded
+      True
+    """
+    current = jax.extend.core.get_opaque_trace_state()
+    with jax.core.eval_context():
+        top = jax.extend.core.get_opaque_trace_state()
+    return current != top
+
+
+def entry_point(fn, **jit_kwargs):
+    """``fn`` compiled for a jaxdescent entry point: ``entry_point(fn)(platform)`` is
+    `jit`'s function (compiled with `options`, cached) when called at the top level,
+    and a plain ``jax.jit(fn, **jit_kwargs)`` while a JAX transformation is `tracing`
+    the caller (then the program is part of the caller's, which JAX compiles, and a
+    nested ``jax.jit`` may not carry compile options).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxdescent import compiler
+      >>> square = compiler.entry_point(lambda x: x * x)
+      >>> float(square("cpu")(3.0))
+      9.0
+      >>> float(jax.grad(lambda x: square("cpu")(x))(3.0))  # nested: no options
+      6.0
+    """
+    top = jit(fn, **jit_kwargs)
+    nested = jax.jit(fn, **jit_kwargs)
+
+    def for_platform(platform: str):
+        return nested if tracing() else top(platform)
 
     return for_platform

@@ -15,16 +15,20 @@ same samples and noise for a given seed (common random numbers), drawn once per 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdescent.checks import concrete
 from jaxdescent.problem import Problem
 
 __all__ = [
+    "FunctionOracle",
     "Oracle",
+    "as_oracle",
     "full_batch",
     "per_sample",
     "minibatch",
@@ -227,7 +231,8 @@ class GaussianNoise(_Evaluating):
 
     def validate(self, problem):
         self.base.validate(problem)
-        if not isinstance(self.scale, jax.core.Tracer) and jnp.any(jnp.asarray(self.scale) < 0):
+        scale = concrete(self.scale)  # None when traced: a swept scale is checked per value
+        if scale is not None and np.any(scale < 0):
             raise ValueError(f"gaussian_noise: `scale` must be >= 0, got {self.scale}.")
 
     def examples_per_step(self, problem):
@@ -318,3 +323,32 @@ def gaussian_noise(scale, base: Oracle | None = None) -> GaussianNoise:
     if not isinstance(base, Oracle):
         raise TypeError(f"gaussian_noise: `base` must be an oracle from jd.oracles, got {base!r}.")
     return GaussianNoise(scale, base)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class FunctionOracle(Oracle):
+    """A user's function ``(problem, params, step, key) -> (loss, grads)`` as an oracle."""
+
+    fn: Callable = dataclasses.field(metadata=dict(static=True))
+
+    def __call__(self, problem, params, step, key):
+        return self.fn(problem, params, step, key)
+
+    def evaluate(self, problem, params, step, key, drawn=None):
+        loss, grads = self.fn(problem, params, step, key)
+        return loss, grads, None
+
+
+def as_oracle(oracle) -> Oracle:
+    """``oracle`` as an `Oracle`: None is `full_batch`, a function a `FunctionOracle`."""
+    if oracle is None:
+        return full_batch()
+    if isinstance(oracle, Oracle):
+        return oracle
+    if callable(oracle):
+        return FunctionOracle(oracle)
+    raise TypeError(
+        f"`oracle` must be an oracle from jd.oracles or a function "
+        f"(problem, params, step, key) -> (loss, grads), got {oracle!r}."
+    )

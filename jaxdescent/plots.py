@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdescent.results import SweepResult, axis_label
-from jaxdescent.run import Trace
+from jaxdescent.trace import Trace
 
 __all__ = [
     "smooth",

@@ -8,6 +8,7 @@ the same factory from arrays of the same shapes therefore share one compiled pro
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 __all__ = ["Problem"]
 
 _LEAF_FIELDS = ("init", "data", "args", "minimizer", "min_value", "smoothness", "strong_convexity")
+_STATIC_FIELDS = ("loss", "init_fn", "name", "stochastic")
 
 
 def _is_concrete(x) -> bool:
@@ -65,7 +67,7 @@ def _check_finite_init(init) -> None:
             )
 
 
-@jax.tree_util.register_pytree_with_keys_class
+@dataclasses.dataclass(frozen=True, init=False, eq=False)
 class Problem:
     """A pure objective with its data, starting point and known constants.
 
@@ -85,6 +87,11 @@ class Problem:
       name: a label for reports.
       stochastic: whether ``loss`` takes a ``key`` keyword.
 
+    A frozen dataclass registered as a pytree: ``init`` (the array start, or None),
+    ``data``, ``args`` and the known constants are leaves (program arguments);
+    ``loss``, ``init_fn`` (the random start, or None), ``name`` and ``stochastic``
+    are static (part of a compiled program's cache key).
+
     Example:
       >>> import jax.numpy as jnp, jaxdescent as jd
       >>> p = jd.Problem(lambda w, b: jnp.mean((w * b["x"] - b["y"]) ** 2), 1.0,
@@ -93,18 +100,17 @@ class Problem:
       0.0
     """
 
-    __slots__ = (
-        "loss",
-        "init",
-        "data",
-        "args",
-        "minimizer",
-        "min_value",
-        "smoothness",
-        "strong_convexity",
-        "name",
-        "stochastic",
-    )
+    loss: Callable[..., Any]
+    init: Any  # params pytree of arrays, or None when the start is random (init_fn)
+    init_fn: Callable | None
+    data: Any
+    args: Any
+    minimizer: Any
+    min_value: Any
+    smoothness: Any
+    strong_convexity: Any
+    name: str
+    stochastic: bool
 
     def __init__(
         self,
@@ -128,14 +134,18 @@ class Problem:
             raise ValueError(
                 "Problem: `init` is required: a params pytree or a function key -> params."
             )
-        if not callable(init):
+        init_fn = init if callable(init) else None
+        if init_fn is None:
             init = _as_array_tree(init)
             _check_finite_init(init)
+        else:
+            init = None
         data = None if data is None else _as_array_tree(data)
         _check_data(data)
         fields = dict(
             loss=loss,
             init=init,
+            init_fn=init_fn,
             data=data,
             args=None if args is None else _as_array_tree(args),
             minimizer=None if minimizer is None else _as_array_tree(minimizer),
@@ -148,30 +158,10 @@ class Problem:
         for k, v in fields.items():
             object.__setattr__(self, k, v)
 
-    def __setattr__(self, name, value):
-        raise AttributeError("Problem is immutable; use problem.replace(...)")
-
-    # -- pytree protocol ---------------------------------------------------------------
-    def tree_flatten_with_keys(self):
-        init_leaf = None if callable(self.init) else self.init
-        init_fn = self.init if callable(self.init) else None
-        children = [(jax.tree_util.GetAttrKey("init"), init_leaf)]
-        children += [(jax.tree_util.GetAttrKey(f), getattr(self, f)) for f in _LEAF_FIELDS[1:]]
-        return children, (self.loss, init_fn, self.name, self.stochastic)
-
-    @classmethod
-    def tree_unflatten(cls, aux, children):
-        loss, init_fn, name, stochastic = aux
-        obj = object.__new__(cls)
-        values = dict(zip(_LEAF_FIELDS, children))
-        if init_fn is not None:
-            values["init"] = init_fn
-        for k, v in values.items():
-            object.__setattr__(obj, k, v)
-        object.__setattr__(obj, "loss", loss)
-        object.__setattr__(obj, "name", name)
-        object.__setattr__(obj, "stochastic", stochastic)
-        return obj
+    @property
+    def start(self):
+        """What ``init=`` was given as: the params pytree, or the function key -> params."""
+        return self.init_fn if self.init_fn is not None else self.init
 
     # -- what a problem computes -------------------------------------------------------
     @property
@@ -193,16 +183,18 @@ class Problem:
         return self.batch_loss(params, self.data, None)
 
     def initial_params(self, key=None):
-        """The starting point: ``init`` itself, or ``init(key)`` when it is a function."""
-        if callable(self.init):
+        """The starting point: ``init`` itself, or ``init_fn(key)`` for a random start."""
+        if self.init_fn is not None:
             if key is None:
                 key = jax.random.key(0)
-            return self.init(key)
+            return self.init_fn(key)
         return self.init
 
     def replace(self, **changes) -> Problem:
-        """A copy with some fields changed (validated like the constructor)."""
-        fields = {f: getattr(self, f) for f in self.__slots__}
+        """A copy with some fields changed (validated like the constructor); ``init`` may
+        be a params pytree or a function key -> params."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields["init"] = fields.pop("init_fn") or fields["init"]
         unknown = set(changes) - set(fields)
         if unknown:
             raise TypeError(
@@ -221,5 +213,21 @@ class Problem:
         ]
         return (
             f"Problem(name={self.name!r}, examples={n}, "
-            f"init={'random' if callable(self.init) else 'fixed'}, known={known})"
+            f"init={'random' if self.init_fn is not None else 'fixed'}, known={known})"
         )
+
+
+def _flatten(problem: Problem):
+    children = [(jax.tree_util.GetAttrKey(f), getattr(problem, f)) for f in _LEAF_FIELDS]
+    return children, tuple(getattr(problem, f) for f in _STATIC_FIELDS)
+
+
+def _unflatten(static, children) -> Problem:
+    # no validation: JAX rebuilds problems with tracers or placeholders as leaves
+    obj = object.__new__(Problem)
+    for k, v in zip(_STATIC_FIELDS + _LEAF_FIELDS, tuple(static) + tuple(children)):
+        object.__setattr__(obj, k, v)
+    return obj
+
+
+jax.tree_util.register_pytree_with_keys(Problem, _flatten, _unflatten)

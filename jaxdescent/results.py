@@ -11,10 +11,14 @@ from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+import zarr
 
-from jaxdescent.run import Trace
+from jaxdescent.grid import Axis
+from jaxdescent.store import FORMAT as STORE_FORMAT
+from jaxdescent.store import Layout, LazyArray, trace_of
+from jaxdescent.trace import FINAL, LOGGED, Trace
 
-__all__ = ["Best", "SweepResult", "load", "axis_label"]
+__all__ = ["Best", "SweepResult", "load", "axis_label", "result_of"]
 
 _FORMAT = "jaxdescent.SweepResult/1"
 
@@ -38,28 +42,58 @@ class Best(NamedTuple):
 class SweepResult(NamedTuple):
     """Everything a sweep logged, with one array axis per grid axis and one for seeds.
 
-    Attributes:
-      axes: dict name -> values: the grid axes in order, then ``"seed"``.
+    It holds one `Trace` (``trace``) whose arrays have leading axes (*grid_shape,
+    n_seeds); its fields read as the result's own (``result.loss`` is
+    ``result.trace.loss``):
+
       step: (n_log,) logged step counts.
       loss, grad_norm: (*grid_shape, n_seeds, n_log).
       params: pytree with leaves (*grid_shape, n_seeds, n_log, *leaf_shape), or None.
       metrics: dict name -> array shaped like ``loss``.
       final_params: pytree with leaves (*grid_shape, n_seeds, *leaf_shape).
       final_loss, diverged, diverged_at: (*grid_shape, n_seeds).
+
+    A result streamed to a zarr store (``out='x.zarr'``) holds `LazyArray` leaves that
+    read only what is selected (``isel``/``sel`` or indexing); ``load()`` reads it all.
+
+    Attributes:
+      axes: dict name -> values: the grid axes in order, then ``"seed"``.
+      trace: the `Trace` of arrays.
       meta: dict of JSON-able facts about the sweep (problem, oracle, steps ...).
     """
 
     axes: dict
-    step: Any
-    loss: Any
-    grad_norm: Any
-    params: Any
-    metrics: dict
-    final_params: Any
-    final_loss: Any
-    diverged: Any
-    diverged_at: Any
+    trace: Trace
     meta: dict
+
+    @classmethod
+    def of(cls, axes: dict, meta: dict, **fields) -> SweepResult:
+        """A result from its axes, its meta and every `Trace` field (``step=``, ``loss=``,
+        ...), e.g. to draw arrays computed elsewhere with `jd.plots`."""
+        return cls(axes=axes, trace=Trace(**fields), meta=meta)
+
+    def __getattr__(self, name):
+        if name in Trace._fields:
+            return getattr(self.trace, name)
+        raise AttributeError(f"'SweepResult' object has no attribute {name!r}")
+
+    def replace(self, **changes) -> SweepResult:
+        """A copy with fields replaced: ``axes``, ``trace``, ``meta``, or any `Trace`
+        field (``loss=...``), which goes to ``trace``."""
+        own = {k: changes.pop(k) for k in list(changes) if k in ("axes", "trace", "meta")}
+        trace = own.pop("trace", self.trace)
+        if changes:
+            trace = trace._replace(**changes)
+        return self._replace(trace=trace, **own)
+
+    @property
+    def lazy(self) -> bool:
+        """Whether the arrays are read on demand from a store on disk."""
+        return isinstance(self.trace.loss, LazyArray)
+
+    def load(self) -> SweepResult:
+        """The result with every array read into memory (NumPy)."""
+        return self._replace(trace=_map(np.asarray, self.trace))
 
     # -- shape -------------------------------------------------------------------------
     @property
@@ -69,10 +103,15 @@ class SweepResult(NamedTuple):
 
     def __repr__(self) -> str:
         axes = ", ".join(f"{k}={len(v)}" for k, v in self.axes.items())
+        diverged = (
+            "on disk"
+            if self.lazy
+            else (f"{int(np.sum(np.asarray(self.diverged)))}/{np.size(self.diverged)}")
+        )
         return (
             f"SweepResult({axes}, n_log={len(self.step)}, metrics={list(self.metrics)}, "
             f"params={'kept' if self.params is not None else 'dropped'}, "
-            f"diverged={int(np.sum(np.asarray(self.diverged)))}/{np.size(self.diverged)})"
+            f"diverged={diverged})"
         )
 
     # -- selection ---------------------------------------------------------------------
@@ -144,6 +183,8 @@ class SweepResult(NamedTuple):
         def take(a):
             if a is None:
                 return None
+            if isinstance(a, LazyArray):  # reads only the selection, orthogonally
+                return a[tuple(index)]
             a = np.asarray(a)  # index on the host: no gather is compiled per selection
             pos = 0
             for i in index:
@@ -155,22 +196,10 @@ class SweepResult(NamedTuple):
                     pos += 1
             return a
 
-        picked = {
-            f: jax.tree.map(take, getattr(self, f))
-            for f in (
-                "loss",
-                "grad_norm",
-                "params",
-                "metrics",
-                "final_params",
-                "final_loss",
-                "diverged",
-                "diverged_at",
-            )
-        }
+        picked = {f: _map(take, getattr(self, f)) for f in LOGGED + FINAL}
         if not axes:
             return Trace(step=self.step, **picked)
-        return self._replace(axes=axes, **picked)
+        return self.replace(axes=axes, **picked)
 
     def unstable(self, factor: float = 1.0):
         """Runs that diverged (non-finite) or whose final loss ended above ``factor`` times
@@ -182,7 +211,7 @@ class SweepResult(NamedTuple):
         return np.asarray(self.diverged) | grew
 
     # -- reductions --------------------------------------------------------------------
-    _PER_RUN = ("loss", "grad_norm", "params", "metrics", "final_params", "final_loss")
+    _PER_RUN = tuple(f for f in LOGGED + FINAL if f not in ("diverged", "diverged_at"))
 
     def _reduce(self, axis: str, fn, new_axes: dict):
         self._check_axis(axis)
@@ -195,7 +224,7 @@ class SweepResult(NamedTuple):
             return fn(a, pos) if np.issubdtype(a.dtype, np.floating) else fn(a.astype(float), pos)
 
         with np.errstate(all="ignore"):
-            picked = {f: jax.tree.map(red, getattr(self, f)) for f in self._PER_RUN}
+            picked = {f: _map(red, getattr(self, f)) for f in self._PER_RUN}
         div = np.asarray(self.diverged)
         at = np.asarray(self.diverged_at)
         picked["diverged"] = np.any(div, axis=pos)
@@ -204,7 +233,7 @@ class SweepResult(NamedTuple):
         )
         if not new_axes:
             return Trace(step=self.step, **picked)
-        return self._replace(axes=new_axes, **picked)
+        return self.replace(axes=new_axes, **picked)
 
     def mean(self, axis: str = "seed"):
         """The mean over one axis (e.g. ``"seed"``); ``diverged`` becomes "any run diverged"
@@ -260,11 +289,11 @@ class SweepResult(NamedTuple):
             idx = idx.reshape(idx.shape + (1,) * (a.ndim - idx.ndim))
             return np.take_along_axis(a, idx, pos).squeeze(pos)
 
-        fields = self._PER_RUN + ("diverged", "diverged_at")
-        picked = {f: jax.tree.map(pick, getattr(self, f)) for f in fields}
+        fields = LOGGED + FINAL
+        picked = {f: _map(pick, getattr(self, f)) for f in fields}
         axes = {k: v for k, v in self.axes.items() if k != axis}
         return Best(
-            values=values, index=index, score=chosen, result=self._replace(axes=axes, **picked)
+            values=values, index=index, score=chosen, result=self.replace(axes=axes, **picked)
         )
 
     # -- interop -----------------------------------------------------------------------
@@ -405,12 +434,65 @@ def _atomic_write(path: str, arrays: dict) -> None:
         raise
 
 
+def _map(fn, tree):
+    """``jax.tree.map`` that treats a `LazyArray` as one leaf."""
+    return jax.tree.map(fn, tree, is_leaf=lambda x: isinstance(x, LazyArray))
+
+
+def result_of(arrays: Trace, axes: dict, layout: Layout, meta: dict, in_memory: bool):
+    """A `SweepResult` over stored arrays (`jaxdescent.store` layout): views of NumPy
+    arrays, or `LazyArray` s over a zarr store."""
+
+    def view(field):
+        logged = field in LOGGED
+        if in_memory:
+            return lambda a: layout.view(a, logged)
+        return lambda a: LazyArray(a, layout, logged)
+
+    fields = {f: _map(view(f), getattr(arrays, f)) for f in LOGGED + FINAL}
+    step = np.arange(0, meta["steps"] + 1, meta["log_every"])
+    return SweepResult(axes=axes, trace=Trace(step=step, **fields), meta=meta)
+
+
+def _load_store(path: str) -> SweepResult:
+    group = zarr.open_group(path, mode="r")
+    attrs = dict(group.attrs)
+    if not attrs.get("complete"):
+        raise ValueError(
+            f"load: {path} is an unfinished sweep store; run the same jd.sweep(..., out=...) "
+            "call again to finish it."
+        )
+    axes = {}
+    for ax in attrs["axes"]:
+        name = ax["name"]
+        axes[name] = (
+            np.asarray(group[f"axis/{name}"][...])
+            if ax["kind"] == "numeric"
+            else tuple(ax["labels"])
+        )
+    layout = Layout.of(
+        [Axis(ax["name"], axes[ax["name"]], ax["kind"] == "numeric") for ax in attrs["axes"]]
+    )
+    axes["seed"] = np.asarray(group["seed"][...])
+    return result_of(trace_of(group), axes, layout, attrs["meta"], in_memory=False)
+
+
 def load(path) -> SweepResult:
-    """Reads a `SweepResult` written by ``SweepResult.save`` (arrays come back as NumPy).
+    """Reads a `SweepResult` written by ``SweepResult.save`` (an .npz file: arrays come
+    back as NumPy) or streamed by ``jd.sweep(..., out='x.zarr')`` (a store: arrays come
+    back lazily, `LazyArray`).
 
     Numeric axes and all arrays round-trip exactly; non-numeric axis values (e.g.
     schedule functions) come back as their labels (names).
     """
+    if os.path.isdir(os.fspath(path)):
+        try:
+            fmt = dict(zarr.open_group(os.fspath(path), mode="r").attrs).get("format")
+        except Exception:  # not a zarr store
+            fmt = None
+        if fmt != STORE_FORMAT:
+            raise ValueError(f"load: {path} is not a jaxdescent sweep store.")
+        return _load_store(os.fspath(path))
     with np.load(os.fspath(path), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(arrays.pop("__meta__").tobytes().decode())
@@ -421,8 +503,7 @@ def load(path) -> SweepResult:
         axes[ax["name"]] = (
             arrays[f"axis/{ax['name']}"] if ax["kind"] == "numeric" else tuple(ax["labels"])
         )
-    return SweepResult(
-        axes=axes,
+    trace = Trace(
         step=arrays["step"],
         loss=arrays["loss"],
         grad_norm=arrays["grad_norm"],
@@ -432,5 +513,5 @@ def load(path) -> SweepResult:
         final_loss=arrays["final_loss"],
         diverged=arrays["diverged"],
         diverged_at=arrays["diverged_at"],
-        meta=meta["meta"],
     )
+    return SweepResult(axes=axes, trace=trace, meta=meta["meta"])

@@ -35,9 +35,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent._checks import as_float as _as_float
-from jaxdescent._checks import concrete as _concrete
-from jaxdescent._checks import static_int as _static_int
+from jaxdescent.checks import as_float as _as_float
+from jaxdescent.checks import concrete as _concrete
+from jaxdescent.checks import static_int as _static_int
 
 __all__ = [
     "Schedule",

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdescent import data as _data
-from jaxdescent._checks import concrete
+from jaxdescent.checks import concrete
 from jaxdescent.metrics import of_problem
 from jaxdescent.problem import Problem
 from jaxdescent.problems.classification import _Model, _model_of, _weighted_mean
@@ -124,7 +124,7 @@ def with_heldout(problem: Problem, X, y, weight=None) -> Problem:
         batch["weight"] = w
     return Problem(
         _HeldOut(problem.loss),
-        problem.init,
+        problem.start,
         data=problem.data,
         args=(problem.args, batch),
         minimizer=problem.minimizer,

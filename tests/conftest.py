@@ -16,7 +16,7 @@ jax.monitoring.register_event_duration_secs_listener(
         else None
     )
 )
-_PROGRAMS = ("jit(_program)", "jit(trajectory)")
+_PROGRAMS = ("jit(tile_program)", "jit(trajectory)")
 
 
 class CompileCounter:

@@ -181,7 +181,7 @@ def test_accuracy_predict_and_weights():
 def test_mlp_init_scaling_seeds_and_fixed_init():
     X, y = np.zeros((3, 400)), np.array([0, 1, 2])
     p = jd.problems.mlp_classifier(X, y, hidden=(300,))
-    assert callable(p.init)
+    assert callable(p.init_fn) and p.init is None
     a, b = p.initial_params(jax.random.key(0)), p.initial_params(jax.random.key(1))
     assert [layer["w"].shape for layer in a] == [(400, 300), (300, 3)]
     assert not np.array_equal(a[0]["w"], b[0]["w"])  # each seed draws its own init
@@ -191,11 +191,11 @@ def test_mlp_init_scaling_seeds_and_fixed_init():
     w = np.asarray(g.initial_params(jax.random.key(0))[0]["w"])
     assert np.std(w) == pytest.approx(np.sqrt(2 / 700), rel=0.02)  # Glorot
     fixed = jd.problems.mlp_classifier(X, y, hidden=(300,), init_key=7)
-    assert not callable(fixed.init)
-    tree_equal(fixed.init, p.init(jax.random.key(7)))
+    assert fixed.init_fn is None and fixed.init is not None
+    tree_equal(fixed.init, p.init_fn(jax.random.key(7)))
     # equal static settings give an equal (hashable) loss and init: one compiled program
     q = jd.problems.mlp_classifier(X + 1, y, hidden=(300,))
-    assert q.loss == p.loss and q.init == p.init and hash(q.loss) == hash(p.loss)
+    assert q.loss == p.loss and q.init_fn == p.init_fn and hash(q.loss) == hash(p.loss)
 
 
 def make_mlp(l2=0.0, dropout=0.0):

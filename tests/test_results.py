@@ -88,7 +88,7 @@ def test_crash_mid_save_leaves_the_old_file(result, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(KeyboardInterrupt):
-        result._replace(loss=result.loss * 0).save(path)
+        result.replace(loss=result.loss * 0).save(path)
     assert path.read_bytes() == before
     assert [f.name for f in tmp_path.iterdir()] == ["sweep.npz"]  # no temporary left over
     monkeypatch.undo()

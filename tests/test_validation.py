@@ -180,7 +180,7 @@ def hand_made_result():
     val_loss[0, 1, 2] = np.nan
     val_loss[1, 2, :] = np.nan  # a diverged run
     val_loss[1, 0] = [5.0, 4.0, 4.0, 4.0, 3.0, 6.0, 7.0]  # a tie, a late improvement
-    return jd.SweepResult(
+    return jd.SweepResult.of(
         axes={"lr": np.array([0.1, 0.2]), "seed": np.arange(3)},
         step=np.arange(0, 70, 10),
         loss=rng.normal(size=shape),

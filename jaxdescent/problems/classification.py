@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent._checks import concrete
+from jaxdescent.checks import concrete
 from jaxdescent.problem import Problem
 
 __all__ = [

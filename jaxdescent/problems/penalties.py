@@ -35,7 +35,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from jaxdescent._checks import concrete
+from jaxdescent.checks import concrete
 from jaxdescent.problem import Problem
 
 __all__ = ["l1", "l2", "penalty"]
@@ -109,7 +109,7 @@ class _Penalized:
 
 
 def _params_structure(problem: Problem):
-    if callable(problem.init):
+    if problem.init_fn is not None:
         return jax.eval_shape(problem.initial_params, jax.random.key(0))
     return problem.init
 
@@ -141,7 +141,7 @@ def _wrap(problem: Problem, strength, kind: str, biases: bool) -> Problem:
             strong = problem.strong_convexity + s
     return Problem(
         _Penalized(problem.loss, kind, bool(biases)),
-        problem.init,
+        problem.start,
         data=problem.data,
         args=(problem.args, s),
         smoothness=smoothness,

@@ -1,4 +1,5 @@
-"""One run of a gradient method: the scan loop, and `jd.run`.
+"""One run of a gradient method: the scan loop (start, advance, record, loop,
+trajectory) and `jd.run`, which checks its arguments and compiles ``trajectory``.
 
 ``trajectory`` is the whole computation of one run as a pure function of the
 problem, the optimizer, the oracle and a key; ``jd.run`` compiles it, and
@@ -8,7 +9,6 @@ every cell of a sweep equals the single run it stands for.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -17,58 +17,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxdescent import compiler
-from jaxdescent import metrics as _metrics
-from jaxdescent import oracles as _oracles
+from jaxdescent import checks, compiler
+from jaxdescent import metrics as metrics_lib
+from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem
+from jaxdescent.trace import Logs, Trace
 
-__all__ = ["Spec", "Trace", "run", "run_keys", "trajectory"]
-
-
-class Trace(NamedTuple):
-    """What one run logged, at steps 0, log_every, 2 log_every, ..., steps.
-
-    Attributes:
-      step: (n_log,) the step count t of each logged iterate x_t.
-      loss: (n_log,) ``problem.objective(x_t)``.
-      grad_norm: (n_log,) the Euclidean norm of the objective's gradient at x_t.
-      params: x_t stacked on a leading (n_log,) axis, or None (``keep_params=False``).
-      metrics: dict name -> (n_log,) values of each ``metrics`` function at x_t.
-      final_params: x_steps.
-      final_loss: ``problem.objective(x_steps)``.
-      diverged: whether a loss or a parameter was non-finite at ANY step, logged or
-        not: the batch loss a step reads, the iterate it makes, or a logged loss. (A
-        non-finite gradient shows in the iterate it makes, unless the optimizer skips
-        it on purpose, as ``optax.apply_if_finite`` does.) An oracle that evaluates
-        the objective itself at every step (full batch on a deterministic problem)
-        checks each iterate through its loss: a non-finite x_t that is not logged is
-        then recorded at t + 1, the step that reads its loss. With ``log_every=1`` the
-        logged loss is the check of every iterate (and of the batch it reads).
-      diverged_at: the first such step t (-1 if none).
-    """
-
-    step: Any
-    loss: Any
-    grad_norm: Any
-    params: Any
-    metrics: dict
-    final_params: Any
-    final_loss: Any
-    diverged: Any
-    diverged_at: Any
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class _FunctionOracle(_oracles.Oracle):
-    fn: Callable = dataclasses.field(metadata=dict(static=True))
-
-    def __call__(self, problem, params, step, key):
-        return self.fn(problem, params, step, key)
-
-    def evaluate(self, problem, params, step, key, drawn=None):
-        loss, grads = self.fn(problem, params, step, key)
-        return loss, grads, None
+__all__ = ["Spec", "run", "run_keys", "trajectory", "start", "advance", "record", "loop"]
 
 
 class _Carry(NamedTuple):
@@ -138,8 +93,7 @@ class Spec(NamedTuple):
     metrics: tuple = ()
     average: Any = None
     unroll: int = 1
-    progress: bool = False  # host callbacks every ~5% of the steps (for a progress bar)
-    draw_runs: int = 1  # runs whose drawn-ahead numbers are held at once (a sweep's seeds)
+    draw_bytes: int = 1 << 22  # random numbers a run may hold drawn ahead (0: draw per step)
 
 
 def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
@@ -181,7 +135,7 @@ def advance(
     new_x = optax.apply_updates(x, updates)
     avg_sum, avg_weight = carry.avg_sum, carry.avg_weight
     if spec.average is not None:
-        w = _metrics.average_weight(spec.average, t, updates, grads)
+        w = metrics_lib.average_weight(spec.average, t, updates, grads)
         avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
         avg_weight = avg_weight + w
     if exact is not None:
@@ -207,7 +161,7 @@ def advance(
     return _Carry(new_x, state, diverged_at, tuple(coords), avg_sum, avg_weight), exact
 
 
-def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
+def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> Logs:
     """What is logged at the current iterate: loss, gradient norm, metrics (and params).
 
     ``evaluated``: the objective's ``(value, gradient)`` at this iterate when the
@@ -215,24 +169,15 @@ def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> dict:
     """
     x = carry.params
     loss, grads = evaluated if evaluated is not None else jax.value_and_grad(problem.objective)(x)
-    values = {name: _metrics.resolve(fn, problem)(x) for name, fn in spec.metrics}
+    values = {name: metrics_lib.resolve(fn, problem)(x) for name, fn in spec.metrics}
     if spec.average is not None:
         w = carry.avg_weight
         x_bar = jax.tree.map(
             lambda s, x0: jnp.where(w > 0, s / jnp.where(w > 0, w, 1), x0), carry.avg_sum, x
         )
-        values.update({n: fn(x_bar) for n, fn in _metrics.average_metrics(problem).items()})
-    out = {"loss": loss, "grad_norm": optax.tree.norm(grads), "metrics": values}
-    if spec.keep_params:
-        out["params"] = x
-    return out
-
-
-# Random numbers drawn ahead in one vectorized call (bytes): at most DRAW_AHEAD_BYTES
-# per run (half a million steps of a 2-d model's noise) and DRAW_AHEAD_TOTAL over the
-# runs of a sweep that hold their own (one per seed: the grid points share them).
-DRAW_AHEAD_BYTES = 1 << 22
-DRAW_AHEAD_TOTAL = 1 << 28
+        values.update({n: fn(x_bar) for n, fn in metrics_lib.average_metrics(problem).items()})
+    params = x if spec.keep_params else None
+    return Logs(loss=loss, grad_norm=optax.tree.norm(grads), params=params, metrics=values)
 
 
 def _nbytes(tree) -> int:
@@ -244,37 +189,43 @@ def _nbytes(tree) -> int:
     return total
 
 
-def _blocks_per_draw(n_blocks: int, log_every: int, draw_bytes: int, runs: int = 1) -> int:
+def blocks_per_draw(n_blocks: int, log_every: int, step_bytes: int, budget: int) -> int:
     """How many blocks of ``log_every`` steps may have their random numbers drawn in one
-    call: as many as keep them under `DRAW_AHEAD_BYTES` per run and `DRAW_AHEAD_TOTAL`
-    over ``runs`` runs (all blocks when nothing is drawn)."""
-    if not draw_bytes:
+    call: as many as keep them within ``budget`` bytes (all blocks when nothing is
+    drawn, at least one)."""
+    if not step_bytes:
         return n_blocks
-    budget = min(DRAW_AHEAD_BYTES, DRAW_AHEAD_TOTAL // max(1, runs))
-    return max(1, min(n_blocks, budget // (draw_bytes * log_every)))
+    return max(1, min(n_blocks, budget // (step_bytes * log_every)))
+
+
+def draw_step_bytes(problem: Problem, oracle, params_shape) -> int:
+    """Bytes of random numbers one step of a run reads (`Oracle.draws`), from shapes."""
+    key = jax.random.key(0)
+    shapes = jax.eval_shape(
+        lambda x, k: oracle.draws(problem, x, jnp.zeros((), jnp.int32), k), params_shape, key
+    )
+    return _nbytes(shapes)
 
 
 _TICKS = 20  # progress reports per run
 
 
-def _tick(t, spec: Spec) -> None:
-    """Tells the host's progress bar, about every 5% of the run, how many steps are done:
-    a host callback inside a conditional, whose predicate is one integer expression of
-    the block's first step ``t`` (the blocks between reports pay for that alone)."""
-    from jaxdescent.chunks import progress_tick
-
+def _tick(t, spec: Spec, tick) -> None:
+    """Tells the host, about every 5% of the run, how many steps are done: ``tick(done)``
+    as a host callback inside a conditional whose predicate is one integer expression
+    of the block's first step ``t`` (the blocks between reports pay for that alone)."""
     L = spec.log_every
     every = max(1, -(-(spec.steps // L) // _TICKS))  # blocks between reports
     done = t + L
     crossed = (done <= spec.steps) & (((done // L) % every == 0) | (done == spec.steps))
-    jax.lax.cond(crossed, lambda: jax.debug.callback(progress_tick, done), lambda: None)
+    jax.lax.cond(crossed, lambda: jax.debug.callback(tick, done), lambda: None)
 
 
 def _take(tree, i):
     return None if tree is None else jax.tree.map(lambda a: a[i], tree)
 
 
-def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = False, draw_fn=None):
+def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_fn=None, tick=None):
     """The time loop from the state ``carry`` at x_0: a scan over blocks, block k logging
     x_{kL} and then taking L = ``log_every`` steps, for k = 0..T/L (the last block's
     steps are discarded). Logs are the scan's outputs, time-major (n_log, ...), with
@@ -284,8 +235,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
 
     ``draw_fn(t)``: the random numbers step t + 1 reads (`Oracle.draws`). They are
     drawn ahead in one vectorized call for the whole run, or for spans of many blocks
-    when that would hold more than `DRAW_AHEAD_BYTES` per run (`DRAW_AHEAD_TOTAL` over
-    ``spec.draw_runs`` runs), instead of once per step
+    when that would hold more than ``spec.draw_bytes``, instead of once per step
     (on CPU the generator's rounds are a loop of their own, so per-step draws cost more
     than a small model's step).
 
@@ -294,15 +244,19 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     problem), the log of x_{kL} is taken from the first step of block k instead of being
     computed again: half the work of a step that logs every step.
 
-    Returns ``(last carry, logs)``. The carry's ``diverged_at`` also counts a logged
-    loss that is not finite (at the step it was logged).
+    ``tick``: a host function ``done -> None`` called about every 5% of the run (for a
+    progress bar), or None (nothing compiled in).
+
+    Returns ``(last carry, logs)``: `Logs` with a leading (n_log,) axis. The carry's
+    ``diverged_at`` also counts a logged loss that is not finite (at the step it was
+    logged).
     """
     L = spec.log_every
     n_blocks = spec.steps // L
     t0 = jnp.zeros((), jnp.int32)
     # the shapes of one step's draws, traced apart (nothing of it enters the program)
     draw_bytes = _nbytes(jax.eval_shape(draw_fn, t0)) if draw_fn is not None else 0
-    ahead = draw_bytes > 0
+    ahead = draw_bytes > 0 and spec.draw_bytes > 0
 
     def step(carry, t, drawn):
         if drawn is None and draw_fn is not None:
@@ -339,9 +293,9 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
             carry = jax.lax.cond(keep, lambda c: steps(c, t_rest, rest, n_rest), lambda c: c, carry)
         # a non-finite logged loss at x_t makes t the divergence step, unless earlier
         d = carry.diverged_at
-        bad = ~jnp.isfinite(log["loss"]) & ((d < 0) | (d > t))
-        if spec.progress:
-            _tick(t, spec)
+        bad = ~jnp.isfinite(log.loss) & ((d < 0) | (d > t))
+        if tick is not None:
+            _tick(t, spec, tick)
         return carry._replace(diverged_at=jnp.where(bad, t, d)), log
 
     scan_unroll = spec.unroll if L == 1 else 1
@@ -349,7 +303,7 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse: bool = Fals
     # n_blocks + 1 blocks log x_0, ..., x_T, in one scan whose inputs are the step counts
     n_log = n_blocks + 1
     ts = L * jnp.arange(n_log, dtype=jnp.int32)  # iota: no kernel of its own per step
-    per = _blocks_per_draw(n_log, L, draw_bytes, spec.draw_runs)
+    per = blocks_per_draw(n_log, L, draw_bytes, spec.draw_bytes)
 
     def draw_span(t_start, n_steps):
         return jax.vmap(draw_fn)(t_start + jnp.arange(n_steps, dtype=jnp.int32))
@@ -383,11 +337,14 @@ def _select(keep, new, old):
     return jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, old)
 
 
-def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
+def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec, tick=None) -> Trace:
     """One run as a pure, traceable function (no validation; see `jd.run`).
 
     The run key gives an init key (for a random ``init``) and the oracle's key
     (`run_keys`). The program's size depends on neither ``steps`` nor ``log_every``.
+    Static: ``optimizer``'s structure, ``spec``, ``tick`` and the pytree structure
+    (and static fields) of ``problem`` and ``oracle``; traced: their arrays, the
+    numbers an optimizer closes over, and ``key``.
     """
     _, oracle_key = run_keys(key)
     carry = start(problem, optimizer, key, spec)
@@ -398,130 +355,20 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec) -> Trace:
         spec,
         reuse=oracle.sees_objective(problem),
         draw_fn=lambda t: oracle.draws(problem, carry.params, t, oracle_key),
+        tick=tick,
     )
     diverged_at = diverged_step(last)
-    return Trace(
-        step=jnp.arange(0, spec.steps + 1, spec.log_every, dtype=jnp.int32),
-        loss=logs["loss"],
-        grad_norm=logs["grad_norm"],
-        params=logs.get("params"),
-        metrics=logs["metrics"],
+    return Trace.of(
+        jnp.arange(0, spec.steps + 1, spec.log_every, dtype=jnp.int32),
+        logs,
         final_params=last.params,
-        final_loss=logs["loss"][-1],
+        final_loss=logs.loss[-1],
         diverged=diverged_at >= 0,
         diverged_at=diverged_at,
     )
 
 
-# --- argument checks shared by run and sweep ----------------------------------------
-
-
-def check_steps(steps, log_every) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
-    if isinstance(log_every, bool) or not isinstance(log_every, int) or log_every <= 0:
-        raise ValueError(f"`log_every` must be a positive int, got {log_every!r}.")
-    if steps % log_every:
-        lo = steps - steps % log_every
-        raise ValueError(
-            f"`log_every`={log_every} must divide `steps`={steps} (the trace logs t = 0, "
-            f"log_every, ..., steps); use steps={lo or log_every} or {lo + log_every}, or a "
-            "log_every that divides steps."
-        )
-
-
-def as_oracle(oracle) -> _oracles.Oracle:
-    if oracle is None:
-        return _oracles.full_batch()
-    if isinstance(oracle, _oracles.Oracle):
-        return oracle
-    if callable(oracle):
-        return _FunctionOracle(oracle)
-    raise TypeError(
-        f"`oracle` must be an oracle from jd.oracles or a function "
-        f"(problem, params, step, key) -> (loss, grads), got {oracle!r}."
-    )
-
-
-def check_problem(problem) -> None:
-    if not isinstance(problem, Problem):
-        raise TypeError(
-            f"`problem` must be a jd.Problem (e.g. jd.problems.quadratic()), got {problem!r}."
-        )
-
-
-def check_optimizer(optimizer, where: str = "`optimizer`") -> None:
-    if not (
-        hasattr(optimizer, "init")
-        and hasattr(optimizer, "update")
-        and callable(optimizer.init)
-        and callable(optimizer.update)
-    ):
-        raise TypeError(
-            f"{where} must be an optax GradientTransformation (e.g. optax.sgd(0.1)), "
-            f"got {optimizer!r}."
-        )
-
-
-def check_metrics(metrics) -> tuple:
-    if metrics is None:
-        return ()
-    if not isinstance(metrics, Mapping):
-        raise TypeError(
-            f"`metrics` must be a dict name -> fn(params) -> scalar, got {type(metrics).__name__}."
-        )
-    reserved = {"loss", "grad_norm", "avg_loss", "avg_suboptimality", "avg_distance"}
-    for name, fn in metrics.items():
-        builtin = isinstance(fn, str) and fn in _metrics.BUILTIN
-        if not isinstance(name, str) or not (callable(fn) or builtin):
-            raise TypeError(
-                f"`metrics` entries must be str -> function or one of {_metrics.BUILTIN}, "
-                f"got {name!r}: {fn!r}."
-            )
-        if name in reserved:
-            raise ValueError(f"`metrics` name {name!r} is reserved (always logged); rename it.")
-    return tuple(metrics.items())
-
-
-def check_unroll(unroll) -> int:
-    if isinstance(unroll, bool) or not isinstance(unroll, int) or unroll < 1:
-        raise ValueError(
-            f"`unroll` must be a positive int (steps per loop iteration), got {unroll!r}."
-        )
-    return unroll
-
-
-def check_average(average):
-    if average is None or average in _metrics.AVERAGES or callable(average):
-        return average
-    raise ValueError(
-        f"`average` must be None, one of {_metrics.AVERAGES} or a function count -> weight, "
-        f"got {average!r}."
-    )
-
-
-def check_against_problem(problem, metrics: tuple, average) -> None:
-    """Built-in metrics and averaging need constants the problem may not know."""
-    for _, fn in metrics:
-        _metrics.resolve(fn, problem)
-    if average is not None:
-        _metrics.average_metrics(problem)
-
-
-def as_key(key):
-    if key is None:
-        return jax.random.key(0)
-    if isinstance(key, int):
-        return jax.random.key(key)
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key) and jnp.shape(key) == ():
-        return key
-    if dtype == jnp.uint32 and jnp.shape(key) == (2,):
-        return jax.random.wrap_key_data(key)
-    raise TypeError(f"`key` must be jax.random.key(seed), an int seed or None, got {key!r}.")
-
-
-_run_program = compiler.jit(trajectory, static_argnames=("optimizer", "spec"))
+_run_program = compiler.entry_point(trajectory, static_argnames=("optimizer", "spec"))
 
 
 def run(
@@ -573,15 +420,23 @@ def run(
     same optimizer (and problem/oracle of the same structure and shapes) compiles
     nothing; a new ``optax.sgd(lr)`` object compiles anew -- use `jd.sweep` to vary
     numbers inside one program.
+
+    ``run`` composes with JAX transformations: under a user's ``jax.jit``,
+    ``jax.vmap``, ``jax.grad`` or ``jax.jvp`` (`jd.compiler.tracing`) its program joins
+    the caller's, compiled without jaxdescent's compile options (XLA takes them for a
+    whole program only), and numbers the optimizer closes over may be tracers:
+    ``jax.grad(lambda lr: jd.run(p, optax.sgd(lr), steps=20).final_loss)(0.05)`` is the
+    hypergradient (see `jd.hypergrad`). Checks of values run on concrete values only.
     """
-    check_problem(problem)
-    check_optimizer(optimizer)
-    check_steps(steps, log_every)
+    checks.check_problem(problem)
+    checks.check_optimizer(optimizer)
+    checks.check_steps(steps, log_every)
     oracle = as_oracle(oracle)
     oracle.validate(problem)
-    metrics = check_metrics(metrics)
-    average = check_average(average)
-    check_against_problem(problem, metrics, average)
-    spec = Spec(steps, log_every, bool(keep_params), metrics, average, check_unroll(unroll))
+    metrics = checks.check_metrics(metrics)
+    average = checks.check_average(average)
+    checks.check_against_problem(problem, metrics, average)
+    unroll = checks.check_unroll(unroll)
+    spec = Spec(steps, log_every, bool(keep_params), metrics, average, unroll)
     program = _run_program(jax.default_backend())
-    return program(problem, optimizer, oracle, as_key(key), spec=spec)
+    return program(problem, optimizer, oracle, checks.as_key(key), spec=spec)

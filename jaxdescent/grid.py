@@ -1,0 +1,226 @@
+"""The grid of a sweep: its axes (numeric ones vmapped, static ones unrolled), the
+flattened grid points, and which factory each grid name goes to."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdescent.oracles import Oracle, as_oracle
+from jaxdescent.problem import Problem
+
+__all__ = ["Axis", "Grid", "Routes", "make_grid", "route", "static"]
+
+
+class static:  # noqa: N801 - reads as a marker: grid={"size": jd.static([1, 8])}
+    """Marks a grid axis as static: its values are unrolled while tracing, not vmapped.
+
+    Use it for values that decide shapes or Python control flow (batch sizes, layer
+    widths, optimizer choices). Non-numeric axes (e.g. a list of schedule functions)
+    are static without the marker.
+
+    Example:
+      >>> import jaxdescent as jd
+      >>> grid = {"lr": [0.01, 0.1], "size": jd.static([1, 3])}
+    """
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: Sequence):
+        if isinstance(values, str) or not isinstance(values, Sequence | np.ndarray):
+            raise ValueError(f"jd.static: pass a 1-D sequence of values, got {values!r}.")
+        self.values = tuple(v.item() if isinstance(v, np.generic) else v for v in values)
+
+    def __repr__(self):
+        return f"static({list(self.values)!r})"
+
+
+class Axis(NamedTuple):
+    """One grid axis: its name, its values (an array when numeric, else a tuple)."""
+
+    name: str
+    values: Any
+    numeric: bool
+
+
+class Grid(NamedTuple):
+    """A grid's axes in the user's order; numeric axes flattened into grid points.
+
+    ``values[name]`` holds the numeric axis ``name``'s value at each of the
+    ``n_points`` points (C order over the numeric axes); ``unrolled`` the static
+    axes, whose ``n_combos`` combinations are unrolled inside one program.
+    """
+
+    axes: tuple
+    values: dict
+    unrolled: tuple  # ((name, values), ...) in grid order
+
+    @property
+    def n_points(self) -> int:
+        return int(np.prod([len(a.values) for a in self.axes if a.numeric], dtype=int))
+
+    @property
+    def combos(self) -> list:
+        """Every combination of the static axes' values, in C order."""
+        return list(itertools.product(*[v for _, v in self.unrolled])) if self.unrolled else [()]
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(len(a.values) for a in self.axes)
+
+
+def parse_axis(name, values) -> Axis:
+    """Checks one grid entry; numeric values become an array of the default dtype."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"grid: axis names must be identifiers (factory keywords), got {name!r}.")
+    if name == "seed":
+        raise ValueError("grid: 'seed' is reserved for the seed axis; pass seeds=... instead.")
+    if isinstance(values, static):
+        vals = values.values
+        numeric = False
+    elif isinstance(values, str) or np.ndim(values) == 0 and not isinstance(values, Sequence):
+        raise ValueError(
+            f"grid[{name!r}] must be a 1-D sequence of values, got {values!r}; "
+            f"wrap a single value in a list: [{values!r}]."
+        )
+    else:
+        try:
+            arr = np.asarray(values)
+        except ValueError:  # ragged
+            arr = np.asarray(list(values), dtype=object)
+        numeric = arr.dtype.kind in "biuf"
+        if numeric and arr.ndim != 1:
+            raise ValueError(
+                f"grid[{name!r}] must be 1-D, got shape {arr.shape}; give one value "
+                "per grid point (a 2-D table is two axes: use two grid names)."
+            )
+        if numeric:
+            dtype = jnp.result_type(float) if arr.dtype.kind == "f" else jnp.result_type(int)
+            vals = arr.astype(dtype if arr.dtype.kind != "b" else bool)
+        else:
+            vals = tuple(values)
+    if len(vals) == 0:
+        raise ValueError(f"grid[{name!r}] is empty; give at least one value.")
+    if not numeric:
+        for v in vals:
+            try:
+                hash(v)
+            except TypeError:
+                raise TypeError(
+                    f"grid[{name!r}]: static (unrolled) axis values must be hashable, "
+                    f"got {type(v).__name__}; use tuples instead of lists."
+                ) from None
+    return Axis(name, vals, numeric)
+
+
+def make_grid(grid: Mapping[str, Any]) -> Grid:
+    """The `Grid` of a ``{name: values}`` dict (checked)."""
+    if not isinstance(grid, Mapping):
+        raise TypeError(f"`grid` must be a dict name -> 1-D values, got {type(grid).__name__}.")
+    axes = tuple(parse_axis(name, values) for name, values in grid.items())
+    numeric = [a for a in axes if a.numeric]
+    mesh = np.meshgrid(*[a.values for a in numeric], indexing="ij")
+    values = {a.name: m.reshape(-1) for a, m in zip(numeric, mesh)}
+    unrolled = tuple((a.name, a.values) for a in axes if not a.numeric)
+    return Grid(axes, values, unrolled)
+
+
+# --- routing grid names to factories ----------------------------------------------------
+
+
+class Routes(NamedTuple):
+    """Which grid names each factory takes (None: all, it has ``**kwargs``); the
+    problem and oracle factories are None when a fixed problem / oracle was given."""
+
+    make_optimizer: Callable
+    opt_names: Any
+    problem_factory: Callable | None
+    problem_names: Any
+    oracle_factory: Callable | None
+    oracle_names: Any
+
+    def build(self, point: dict, problem, oracle):
+        """The problem, oracle and optimizer of one grid point (traced or concrete)."""
+        if self.problem_factory is not None:
+            problem = self.problem_factory(**_pick(point, self.problem_names))
+        if self.oracle_factory is not None:
+            oracle = as_oracle(self.oracle_factory(**_pick(point, self.oracle_names)))
+        optimizer = self.make_optimizer(**_pick(point, self.opt_names))
+        return problem, oracle, optimizer
+
+
+def _signature_names(fn, what: str):
+    """(names it takes, or None for **kwargs; names it requires)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None, set()
+    names, required = set(), set()
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            return None, required
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+            names.add(p.name)
+            if p.default is p.empty:
+                required.add(p.name)
+        elif p.kind is p.VAR_POSITIONAL:
+            continue
+        else:
+            raise TypeError(
+                f"{what} takes positional-only parameters; grid values are passed by "
+                "keyword, so use ordinary parameters named like the grid axes."
+            )
+    return frozenset(names), required
+
+
+def _pick(kwargs: dict, names):
+    if names is None:
+        return dict(kwargs)
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
+def route(axes, make_optimizer, problem, oracle) -> Routes:
+    """Routes grid names to the factories that take them, checking both directions: a
+    factory's required name must be a grid axis, and every axis must be taken."""
+    grid_names = {a.name for a in axes}
+    factories = {"make_optimizer": make_optimizer}
+    if callable(problem) and not isinstance(problem, Problem):
+        factories["problem"] = problem
+    if callable(oracle) and not isinstance(oracle, Oracle):
+        names, _ = _signature_names(oracle, "oracle")
+        # A function of grid names builds an oracle; any other function IS an oracle.
+        if names is None or (names and names <= grid_names):
+            factories["oracle"] = oracle
+    taken = {}
+    for what, fn in factories.items():
+        names, required = _signature_names(fn, what)
+        missing = required - grid_names
+        if missing:
+            raise ValueError(
+                f"`{what}` needs {sorted(missing)} but the grid has no such axis "
+                f"(grid axes: {sorted(grid_names)}); add them to the grid or give "
+                "them defaults."
+            )
+        taken[what] = names
+    untaken = [
+        n for n in grid_names if not any(names is None or n in names for names in taken.values())
+    ]
+    if untaken:
+        raise ValueError(
+            f"grid axes {sorted(untaken)} are not parameters of make_optimizer, problem or oracle "
+            f"(make_optimizer takes {sorted(taken['make_optimizer'] or [])}); rename the axes or "
+            "add keyword parameters with those names to a factory."
+        )
+    return Routes(
+        make_optimizer,
+        taken["make_optimizer"],
+        factories.get("problem"),
+        taken.get("problem"),
+        factories.get("oracle"),
+        taken.get("oracle"),
+    )

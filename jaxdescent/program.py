@@ -1,0 +1,97 @@
+"""The compiled program of a sweep: one tile of runs (grid points x seeds) for every
+combination of the static axes, as ``vmap over points (vmap over seeds (trajectory))``.
+
+JAX batches only what depends on the batched inputs, so whatever depends on the key
+and the step alone (samples, noise) is computed once per seed, and a deterministic run
+once for all seeds. Grid values, data, init and seeds are arguments, never constants:
+another tile, or another sweep with the same factories and shapes, compiles nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxdescent import compiler
+from jaxdescent._run import Spec as RunSpec
+from jaxdescent._run import trajectory
+from jaxdescent.grid import Routes
+from jaxdescent.progress import ProgressSink
+from jaxdescent.trace import LOGGED, Trace
+
+__all__ = ["OUT_AXES", "POINT", "Program", "SweepSpec", "program", "tile_program"]
+
+# The grid point's index, always among a tile's values (so vmap sees the point axis
+# even when the grid has no numeric axis); not passed to the factories.
+POINT = "__point__"
+
+
+class SweepSpec(NamedTuple):
+    """Everything static about a sweep's program (its jit cache key)."""
+
+    routes: Routes
+    unrolled: tuple  # ((name, values), ...) of the static axes, in grid order
+    run: RunSpec
+    in_loop_progress: bool = False
+
+
+# Where the vmaps put the runs' axes: logs stay time-major, (n_log, points, seeds, ...),
+# as the scan writes them; one value per run is (points, seeds, ...); the logged step
+# counts are the same for every run.
+OUT_AXES = Trace(**{f: (1 if f in LOGGED else 0) for f in Trace._fields})._replace(step=None)
+
+
+def tile_program(problem, oracle, values: dict, seeds, spec: SweepSpec, tick=None) -> tuple:
+    """All points of ``values`` (dict name -> (P,)) x all ``seeds`` ((S,) ints), for
+    every static combination: a tuple of `Trace`, one per combination, with logs
+    (n_log, P, S, ...) and final values (P, S, ...). ``tick``: the host function that
+    receives in-loop progress reports (``spec.in_loop_progress``)."""
+    keys = jax.vmap(jax.random.key)(seeds)
+    names = [name for name, _ in spec.unrolled]
+    combos = [()]
+    for _, vals in spec.unrolled:
+        combos = [c + (v,) for c in combos for v in vals]
+    tick = tick if spec.in_loop_progress else None
+    outs = []
+    for combo in combos:
+        fixed = dict(zip(names, combo))
+
+        def cell(point, key, fixed=fixed):
+            point = {k: v for k, v in point.items() if k != POINT}
+            prob, orc, opt = spec.routes.build({**point, **fixed}, problem, oracle)
+            return trajectory(prob, opt, orc, key, spec.run, tick)
+
+        inner = jax.vmap(cell, in_axes=(None, 0), out_axes=OUT_AXES)
+        outs.append(jax.vmap(inner, in_axes=(0, None), out_axes=OUT_AXES)(values, keys))
+    return tuple(outs)
+
+
+class Program(NamedTuple):
+    """A compiled-program handle: the jitted tile program and the sink its in-loop
+    progress reports go to. ``call(problem, oracle, values, seeds, spec)`` runs a tile;
+    ``jitted`` is the ``jax.jit`` object (``.lower(...)``, ``.eval_shape(...)``)."""
+
+    jitted: Any
+    sink: ProgressSink
+
+    def call(self, problem, oracle, values, seeds, spec: SweepSpec):
+        return self.jitted(problem, oracle, values, seeds, spec=spec, tick=self.sink.tick)
+
+    def lower(self, problem, oracle, values, seeds, spec: SweepSpec):
+        return self.jitted.lower(problem, oracle, values, seeds, spec=spec, tick=self.sink.tick)
+
+    def eval_shape(self, problem, oracle, values, seeds, spec: SweepSpec):
+        return self.jitted.eval_shape(
+            problem, oracle, values, seeds, spec=spec, tick=self.sink.tick
+        )
+
+
+_jitted = compiler.jit(tile_program, static_argnames=("spec", "tick"))
+
+
+@functools.cache
+def program(platform: str) -> Program:
+    """The tile program for ``platform`` (one handle per platform, cached)."""
+    return Program(_jitted(platform), ProgressSink())

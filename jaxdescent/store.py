@@ -1,0 +1,395 @@
+"""Where a sweep's tiles go: arrays in memory, or an on-disk zarr store that a killed
+sweep resumes from and that is read back lazily.
+
+Both hold every `Trace` leaf in the program's layout: logs (combos, n_log, points,
+seeds, ...) and one-value-per-run fields (combos, points, seeds, ...), where combos are
+the static axes' combinations and points the numeric grid points, both flattened. A
+tile is then one rectangular region -- in the zarr store exactly one chunk of each
+array, so writing a tile never rewrites another's data. `Layout` turns that layout into
+the result's, (*grid axes in the user's order, seed, [step], ...): a view of the
+arrays in memory, an index mapping over the store (`LazyArray`).
+
+The store (a directory ``<path>``, zarr format 3, no compression):
+``step``, ``loss``, ``grad_norm``, ``final_loss``, ``diverged``, ``diverged_at``,
+``metrics/<name>``, ``params/<i>`` and ``final_params/<i>`` (the leaves of the params
+pytree, in ``jax.tree`` order), ``axis/<name>`` (numeric axes' values at each point);
+its attributes hold the format, the fingerprint of the sweep, the axes, the tiling and
+the result's meta. ``<path>/.tiles/<i>`` marks tile ``i`` finished: it is written
+(atomically) after the tile's data, so a tile with a mark is complete. Every array has
+dimension names, so ``xarray.open_zarr(path)`` opens it (dims ``combo``, ``step``,
+``point``, ``seed``; the numeric axes are coordinates along ``point``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from typing import NamedTuple
+
+import jax
+import numpy as np
+import zarr
+
+from jaxdescent.trace import FINAL, LOGGED, Trace
+
+__all__ = ["FORMAT", "LazyArray", "Layout", "MemoryStore", "ZarrStore", "fingerprint"]
+
+FORMAT = "jaxdescent.SweepStore/1"
+
+
+def fingerprint(*parts) -> str:
+    """A hash of arrays and JSON-able facts (what decides a sweep's results)."""
+    h = hashlib.sha256()
+    for part in parts:
+        for leaf in jax.tree.leaves(part):
+            if isinstance(leaf, str | int | float | bool):
+                h.update(json.dumps(leaf).encode())
+            else:
+                a = np.asarray(leaf)
+                h.update(str((a.dtype, a.shape)).encode())
+                h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+class Layout(NamedTuple):
+    """How the stored (combos, [n_log], points, seeds, ...) maps to the result's axes."""
+
+    static_shape: tuple  # sizes of the static axes, in grid order
+    numeric_shape: tuple  # sizes of the numeric axes, in grid order
+    order: tuple  # per grid axis in the user's order: ("static" | "numeric", position)
+
+    @classmethod
+    def of(cls, axes) -> Layout:
+        order, n_s, n_n = [], 0, 0
+        for a in axes:
+            if a.numeric:
+                order.append(("numeric", n_n))
+                n_n += 1
+            else:
+                order.append(("static", n_s))
+                n_s += 1
+        return cls(
+            tuple(len(a.values) for a in axes if not a.numeric),
+            tuple(len(a.values) for a in axes if a.numeric),
+            tuple(order),
+        )
+
+    def _perm(self, logged: bool, ndim: int) -> list:
+        # expanded stored axes: (*static, [T], *numeric, S, *rest)
+        n_s, n_n = len(self.static_shape), len(self.numeric_shape)
+        t = 1 if logged else 0
+        where = {("static", i): i for i in range(n_s)}
+        where.update({("numeric", i): n_s + t + i for i in range(n_n)})
+        grid = [where[o] for o in self.order]
+        seed = n_s + t + n_n
+        head = grid + [seed] + ([n_s] if logged else [])
+        return head + list(range(seed + 1, ndim))
+
+    def view(self, a: np.ndarray, logged: bool) -> np.ndarray:
+        """The result's view of a stored array held in memory (no copy)."""
+        t = a.shape[1:2] if logged else ()
+        rest = a.shape[(3 if logged else 2) :]
+        a = a.reshape(self.static_shape + t + self.numeric_shape + rest)
+        return a.transpose(self._perm(logged, a.ndim))
+
+
+class LazyArray:
+    """A stored array read on demand in the result's layout. Indexing is orthogonal
+    (each axis by an int, a slice or a list of positions) and reads only what it
+    selects; ``np.asarray`` reads it whole."""
+
+    def __init__(self, stored, layout: Layout, logged: bool):
+        self.stored, self.layout, self.logged = stored, layout, logged
+        st = stored.shape
+        n_s, n_n = len(layout.static_shape), len(layout.numeric_shape)
+        t = st[1:2] if logged else ()
+        rest = st[(3 if logged else 2) :]
+        expanded = layout.static_shape + t + layout.numeric_shape + rest
+        perm = layout._perm(logged, n_s + len(t) + n_n + len(rest))
+        self.shape = tuple(expanded[p] for p in perm)
+        self.dtype = np.dtype(stored.dtype)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"LazyArray(shape={self.shape}, dtype={self.dtype})"
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[()]
+        return a if dtype is None else a.astype(dtype)
+
+    def __getitem__(self, key) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if any(k is Ellipsis for k in key):
+            i = key.index(Ellipsis)
+            key = key[:i] + (slice(None),) * (self.ndim - len(key) + 1) + key[i + 1 :]
+        key = key + (slice(None),) * (self.ndim - len(key))
+        if len(key) > self.ndim:
+            raise IndexError(f"too many indices for an array of {self.ndim} dimensions")
+        picks, drop = [], []
+        for k, n in zip(key, self.shape):
+            if isinstance(k, int | np.integer):
+                if not -n <= k < n:
+                    raise IndexError(f"index {k} is out of range for an axis of {n}")
+                picks.append(np.asarray([int(k) % n]))
+                drop.append(True)
+            else:
+                picks.append(np.arange(n)[k])
+                drop.append(False)
+        lay = self.layout
+        n_grid = len(lay.order)
+        grid_picks, seed_pick = picks[:n_grid], picks[n_grid]
+        t_pick = picks[n_grid + 1] if self.logged else None
+        rest = picks[n_grid + (2 if self.logged else 1) :]
+        s_sel = [grid_picks[i] for i, (kind, _) in enumerate(lay.order) if kind == "static"]
+        n_sel = [grid_picks[i] for i, (kind, _) in enumerate(lay.order) if kind == "numeric"]
+        u = _flat(s_sel, lay.static_shape)
+        g = _flat(n_sel, lay.numeric_shape)
+        stored_key = (u,) + ((t_pick,) if self.logged else ()) + (g, seed_pick) + tuple(rest)
+        a = _read(self.stored, stored_key)
+        # (|u|, [|t|], |g|, |s|, ...) -> expanded selection axes -> the result's order
+        t = (len(t_pick),) if self.logged else ()
+        a = a.reshape(
+            tuple(len(x) for x in s_sel) + t + tuple(len(x) for x in n_sel) + a.shape[len(t) + 2 :]
+        )
+        a = a.transpose(lay._perm(self.logged, a.ndim))
+        return a.reshape(tuple(s for s, d in zip(a.shape, drop) if not d) + a.shape[len(drop) :])
+
+
+def _flat(picks: list, shape: tuple) -> np.ndarray:
+    """Flat (C order) positions of the cartesian product of per-axis picks."""
+    if not shape:
+        return np.zeros(1, np.int64)
+    grids = np.meshgrid(*picks, indexing="ij")
+    return np.ravel_multi_index([g.reshape(-1) for g in grids], shape).astype(np.int64)
+
+
+def _read(stored, key) -> np.ndarray:
+    if any(len(k) == 0 for k in key):
+        return np.empty(tuple(len(k) for k in key) + stored.shape[len(key) :], stored.dtype)
+    return np.asarray(stored.oindex[key])
+
+
+# --- the two stores -----------------------------------------------------------------------
+
+
+def _leaf_shapes(tile: Trace, n_combos, n_points, n_seeds) -> Trace:
+    """The stored shapes of every leaf, from one tile's output of the first combo."""
+
+    def shape(field):
+        def one(a):
+            if field in LOGGED:  # (n_log, P, S, ...)
+                return (n_combos, a.shape[0], n_points, n_seeds) + a.shape[3:], a.dtype
+            return (n_combos, n_points, n_seeds) + a.shape[2:], a.dtype
+
+        return one
+
+    return tile._replace(
+        **{f: jax.tree.map(shape(f), getattr(tile, f)) for f in LOGGED + FINAL}, step=None
+    )
+
+
+def _write(arrays: Trace, outs: tuple, bounds) -> None:
+    """Writes one tile (a `Trace` per combo, padded) into stored arrays (any indexable)."""
+    p0, p1, s0, s1 = bounds
+    for u, out in enumerate(outs):
+        for field in LOGGED + FINAL:
+            dst, src = jax.tree.leaves(getattr(arrays, field)), jax.tree.leaves(getattr(out, field))
+            for d, a in zip(dst, src):
+                if field in LOGGED:
+                    d[u, :, p0:p1, s0:s1] = np.asarray(a)[:, : p1 - p0, : s1 - s0]
+                else:
+                    d[u, p0:p1, s0:s1] = np.asarray(a)[: p1 - p0, : s1 - s0]
+
+
+class MemoryStore:
+    """The result's arrays in memory (NumPy), in the stored layout."""
+
+    def __init__(self, shapes: Trace):
+        def alloc(spec):
+            return np.empty(spec[0], spec[1])
+
+        self.arrays = shapes._replace(
+            **{f: jax.tree.map(alloc, getattr(shapes, f), is_leaf=_is_spec) for f in LOGGED + FINAL}
+        )
+
+    def done(self, n_tiles: int) -> np.ndarray:
+        return np.zeros(n_tiles, bool)
+
+    def write(self, i: int, outs: tuple, bounds) -> None:
+        _write(self.arrays, outs, bounds)
+
+
+def _is_spec(x) -> bool:
+    return isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], tuple)
+
+
+class ZarrStore:
+    """A sweep's result on disk (module docstring). ``open`` reuses a store of the same
+    sweep (fingerprint and tiling) and starts any other afresh; ``write`` stores a
+    tile and then marks it finished; only ``writer`` processes write."""
+
+    def __init__(self, path: str, group, writer: bool = True):
+        self.path, self.group, self.writer = path, group, writer
+
+    @classmethod
+    def open(cls, path, shapes: Trace, attrs: dict, tile_chunks, extras: dict, writer=True):
+        """``extras``: name -> (array, dimension names) stored beside the leaves."""
+        path = os.fspath(path)
+        same = False
+        if writer and os.path.isdir(path):
+            try:
+                old = dict(zarr.open_group(path, mode="r").attrs)
+                same = {k: old.get(k) for k in ("format", "fingerprint", "tiling")} == {
+                    k: attrs.get(k) for k in ("format", "fingerprint", "tiling")
+                }
+            except Exception:  # not a store of ours, or a damaged one: start afresh
+                same = False
+            if not same:
+                shutil.rmtree(path)
+        if writer and not same:
+            group = zarr.open_group(path, mode="w", zarr_format=3)
+            group.attrs.update(attrs)
+            _create_arrays(group, shapes, tile_chunks)
+            for name, (a, dims) in extras.items():
+                a = np.asarray(a)
+                group.create_array(name, data=a, chunks=a.shape or None, dimension_names=dims)
+            os.makedirs(os.path.join(path, ".tiles"), exist_ok=True)
+        return cls(path, zarr.open_group(path, mode="r+" if writer else "r"), writer)
+
+    def _mark(self, i: int) -> str:
+        return os.path.join(self.path, ".tiles", str(i))
+
+    def done(self, n_tiles: int) -> np.ndarray:
+        return np.asarray([os.path.exists(self._mark(i)) for i in range(n_tiles)])
+
+    def write(self, i: int, outs: tuple, bounds) -> None:
+        if not self.writer:
+            return
+        _write(self.arrays(), outs, bounds)
+        tmp = self._mark(i) + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("done")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._mark(i))
+
+    def arrays(self) -> Trace:
+        """The stored arrays (zarr), as a `Trace` of leaves in the stored layout."""
+        return trace_of(self.group)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def finish(self, meta: dict) -> None:
+        if self.writer:
+            self.group.attrs["meta"] = meta
+            self.group.attrs["complete"] = True
+
+
+def _tree_names(field: str, tree) -> list:
+    return [f"{field}/{i}" for i in range(len(jax.tree.leaves(tree)))]
+
+
+def _create_arrays(group, shapes: Trace, tile_chunks) -> None:
+    """One array per leaf, chunked by tile: ``tile_chunks = (points, seeds)``."""
+    P, S = tile_chunks
+    structure = {}
+    for field in LOGGED + FINAL:
+        tree = getattr(shapes, field)
+        specs = jax.tree.leaves(tree, is_leaf=_is_spec)
+        names = [field] if field not in ("params", "final_params", "metrics") else None
+        if field == "metrics":
+            names = [f"metrics/{k}" for k in sorted(tree)]
+            specs = [tree[k] for k in sorted(tree)]
+        elif names is None:
+            names = _tree_names(field, specs)
+        if tree is not None and field in ("params", "final_params"):
+            structure[field] = _encode_structure(tree)
+        for name, (shape, dtype) in zip(names, specs):
+            logged = field in LOGGED
+            head = ("combo", "step", "point", "seed") if logged else ("combo", "point", "seed")
+            dims = head + tuple(
+                f"{name.replace('/', '_')}_dim{i}" for i in range(len(shape) - len(head))
+            )
+            chunks = (shape[0],) + ((shape[1],) if logged else ()) + (P, S) + shape[len(head) :]
+            group.create_array(
+                name,
+                shape=shape,
+                dtype=dtype,
+                chunks=tuple(max(1, c) for c in chunks),
+                compressors=None,
+                fill_value=_fill(dtype),
+                dimension_names=dims,
+            )
+    group.attrs["structure"] = structure
+
+
+def _fill(dtype):
+    kind = np.dtype(dtype).kind
+    return np.nan if kind == "f" else (False if kind == "b" else -1)
+
+
+def _encode_structure(tree) -> str:
+    """The params pytree's structure (containers only) as JSON."""
+
+    def enc(t):
+        if isinstance(t, dict):
+            return {"dict": {str(k): enc(v) for k, v in t.items()}}
+        if isinstance(t, list | tuple) and not _is_spec(t):
+            return {"list" if isinstance(t, list) else "tuple": [enc(v) for v in t]}
+        return {"leaf": None}
+
+    return json.dumps(enc(tree))
+
+
+def decode_structure(text: str, leaves: list):
+    """A pytree from `_encode_structure`'s JSON and its leaves in order."""
+    it = iter(leaves)
+
+    def dec(s):
+        if "leaf" in s:
+            return next(it)
+        if "dict" in s:
+            return {k: dec(v) for k, v in s["dict"].items()}
+        if "list" in s:
+            return [dec(v) for v in s["list"]]
+        return tuple(dec(v) for v in s["tuple"])
+
+    return dec(json.loads(text))
+
+
+def trace_of(group) -> Trace:
+    """The stored arrays of a zarr group as a `Trace` (``step`` read into memory)."""
+    structure = dict(group.attrs.get("structure", {}))
+
+    def tree(field):
+        if field not in structure:
+            return None
+        sub = group[field]
+        leaves = [sub[str(i)] for i in range(len(list(sub.array_keys())))]
+        return decode_structure(structure[field], leaves)
+
+    metrics = (
+        {k: group["metrics"][k] for k in sorted(group["metrics"].array_keys())}
+        if ("metrics" in group)
+        else {}
+    )
+    return Trace(
+        step=np.asarray(group["step"][...]) if "step" in group else None,
+        loss=group["loss"],
+        grad_norm=group["grad_norm"],
+        params=tree("params"),
+        metrics=metrics,
+        final_params=tree("final_params"),
+        final_loss=group["final_loss"],
+        diverged=group["diverged"],
+        diverged_at=group["diverged_at"],
+    )
