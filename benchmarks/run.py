@@ -1,11 +1,15 @@
 """The speed table: jd.sweep against hand-written JAX, loops of jd.run, plain Python
-loops, and the hardware limit, side by side in one process.
+loops, and the hardware limit, side by side in one process; then the progress bar's
+cost, compile times, and a Monte-Carlo sweep's time and peak memory with and without a
+memory budget.
 
     python benchmarks/run.py [--quick] [--reps 7] [--skip-rss]
 
 Every timing is a median over repetitions after a warm-up call; compile time is
 measured apart (the XLA compile events of the first call). Loops over configurations
-are timed on a subset and extrapolated per configuration (labelled "~").
+are timed on a subset and extrapolated per configuration (labelled "~"). Sweeps run
+with ``progress=False`` unless the progress bar is what is measured. Peak memory is
+measured in a fresh process per configuration (``ru_maxrss`` at its end).
 
 Workloads:
   W1  the seeds' y = w x: per-sample SGD, 100 epochs, 64 learning rates x 16 seeds
@@ -15,11 +19,16 @@ Workloads:
       shared data set
   W4  the digits MLP sweep (8 learning rates x 2 weight decays x 4 seeds), when
       benchmarks/mlp_sweep_vs_loop.py is present
+  MC  a Monte-Carlo sweep of W2's problem: 1 learning rate x 200,000 seeds, 1000 steps,
+      logged every 10, with ``memory_budget=2**28`` and without a budget
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import json
 import os
 import statistics
 import subprocess
@@ -36,18 +45,14 @@ import jaxdescent as jd
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as ref  # noqa: E402
 
+COMPILE_EVENTS = (
+    "/jax/core/compile/backend_compile_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/jaxpr_trace_duration",
+)
 _compile_seconds = []
 jax.monitoring.register_event_duration_secs_listener(
-    lambda event, secs, **kw: (
-        _compile_seconds.append(secs)
-        if event
-        in (
-            "/jax/core/compile/backend_compile_duration",
-            "/jax/core/compile/jaxpr_to_mlir_module_duration",
-            "/jax/core/compile/jaxpr_trace_duration",
-        )
-        else None
-    )
+    lambda event, secs, **kw: _compile_seconds.append(secs) if event in COMPILE_EVENTS else None
 )
 
 
@@ -73,31 +78,15 @@ def side_by_side(fns: dict, reps: int) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-_sweep_module = sys.modules["jaxdescent.sweep"]
-
-
-def program_of(call):
-    """The compiled program a ``jd.sweep`` call runs, as a zero-argument call with the
-    same arguments: the engine's time without the host's validation and assembly."""
-    captured = {}
-    programs = _sweep_module._programs
-
-    def recording(platform):
-        program = programs(platform)
-
-        def run(*args, **kwargs):
-            captured["call"] = lambda: program(*args, **kwargs)
-            return program(*args, **kwargs)
-
-        run.eval_shape = program.eval_shape
-        return run
-
-    _sweep_module._programs = recording
-    try:
-        call()
-    finally:
-        _sweep_module._programs = programs
-    return captured["call"]
+def program_of(problem, make_optimizer, grid, **kwargs):
+    """The compiled program a ``jd.sweep(problem, make_optimizer, grid, **kwargs)`` call
+    runs, as a zero-argument call on the same inputs: the engine's time without the
+    host's planning and assembly. The sweep must fit in one tile."""
+    p = jd.plan(problem, make_optimizer, grid, **kwargs)
+    if p.tiling.count != 1:
+        raise ValueError(f"program_of times single-tile sweeps; this plan is {p!r}.")
+    values, seeds = p.tile_inputs(0)
+    return lambda: p.program.call(p.problem, p.oracle, values, seeds, p.spec)
 
 
 def fmt(seconds, approx=False):
@@ -125,22 +114,23 @@ def w1(reps, quick):
     problem = jd.problems.linear_regression(ref.X_DATA, ref.Y_DATA)
     oracle = jd.oracles.per_sample("cyclic")
     row = {"name": "W1 y=wx SGD, 64 lr x 16 seeds, 300 steps", "configs": 64 * seeds}
-    kw = dict(seeds=seeds, steps=steps, oracle=oracle, keep_params=False)
+    args = (problem, sgd, {"lr": lrs})
+    kw = dict(seeds=seeds, steps=steps, oracle=oracle, keep_params=False, progress=False)
 
     def sweep():
-        return jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss
+        return jd.sweep(*args, **kw).loss
 
     def sweep_unrolled():
-        return jd.sweep(problem, sgd, {"lr": lrs}, unroll=8, **kw).loss
+        return jd.sweep(*args, unroll=8, **kw).loss
 
     row["compile"] = compile_seconds(sweep)
     t = side_by_side(
         {
             "sweep": sweep,
-            "program": program_of(sweep),
+            "program": program_of(*args, **kw),
             "hand": lambda: h1(jnp.asarray(lrs)),
             "sweep_unroll": sweep_unrolled,
-            "program_unroll": program_of(sweep_unrolled),
+            "program_unroll": program_of(*args, unroll=8, **kw),
             "hand_unroll": lambda: h1u(jnp.asarray(lrs)),
         },
         max(reps, 15),
@@ -154,12 +144,20 @@ def w1(reps, quick):
     return row
 
 
-# The hand-written programs are compiled at their fastest: with jaxdescent's option
-# that keeps reductions out of YNNPACK (XLA's default makes W2's reference 5-8x slower),
-# without the one that trades nothing of jaxdescent's speed for compile time but costs
-# the reference ~25% (W2: 7.0 ms against 9.0 ms).
-_OPTIONS = jd.compiler.options(jax.default_backend()) or {}
-HAND_OPTIONS = {k: v for k, v in _OPTIONS.items() if k != "xla_cpu_use_fusion_emitters"} or None
+# The hand-written programs are compiled at their fastest: matrix products (and
+# convolutions) in YNNPACK, reductions out of it (XLA's default also hands it the
+# reductions, which makes W2's reference 5-8x slower), and without jaxdescent's
+# loop-emitter option, which costs the reference ~25% (W2: 7.0 ms against 9.0 ms).
+# jaxdescent itself keeps YNNPACK off entirely (bitwise-equal tiles, `jd.compiler`).
+# Where jaxdescent passes no options (another platform, or XLA_FLAGS choosing), neither
+# do the hand-written programs.
+_YNN = "xla_cpu_experimental_ynn_fusion_type"
+_OPTIONS = jd.compiler.options(jax.default_backend())
+HAND_OPTIONS = (
+    {_YNN: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION"}
+    if _OPTIONS and _YNN in _OPTIONS
+    else None
+)
 h1 = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100), compiler_options=HAND_OPTIONS)
 h1u = jax.jit(lambda lrs: ref.hand_w1(lrs, 16, 100, unroll=8), compiler_options=HAND_OPTIONS)
 
@@ -196,16 +194,17 @@ def w2(reps, quick):
     n_seeds, steps = 64, 1000
     problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
     row = {"name": "W2 noisy quadratic, 64 lr x 64 seeds, 1000 steps", "configs": 64 * n_seeds}
-    kw = dict(seeds=n_seeds, steps=steps, oracle=oracle, keep_params=False)
+    args = (problem, poly_sgd, {"lr": lrs})
+    kw = dict(seeds=n_seeds, steps=steps, oracle=oracle, keep_params=False, progress=False)
 
     def sweep():
-        return jd.sweep(problem, poly_sgd, {"lr": lrs}, **kw).loss
+        return jd.sweep(*args, **kw).loss
 
     row["compile"] = compile_seconds(sweep)
     t = side_by_side(
         {
             "sweep": sweep,
-            "program": program_of(sweep),
+            "program": program_of(*args, **kw),
             "hand": lambda: h2(jnp.asarray(lrs), jnp.arange(n_seeds)),
         },
         max(reps, 11),
@@ -245,16 +244,18 @@ def w3(reps, quick):
     lrs = np.geomspace(1e-3, 1.0, L).astype(np.float32)
     problem = jd.problems.least_squares(X, y)
     row = {"name": "W3 least squares 4096x256, 256 lr, 200 steps (GD)", "configs": L}
-    kw = dict(seeds=1, steps=steps, keep_params=False)
+    args = (problem, sgd, {"lr": lrs})
+    kw = dict(seeds=1, steps=steps, keep_params=False, progress=False)
 
     def sweep():
-        return jd.sweep(problem, sgd, {"lr": lrs}, **kw).loss
+        return jd.sweep(*args, **kw).loss
 
     row["compile"] = compile_seconds(sweep)
     Xj, yj, lj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(lrs)
     row.update(
         side_by_side(
-            {"sweep": sweep, "program": program_of(sweep), "hand": lambda: h3(lj, Xj, yj)}, reps
+            {"sweep": sweep, "program": program_of(*args, **kw), "hand": lambda: h3(lj, Xj, yj)},
+            reps,
         )
     )
     W = jnp.zeros((d, L), jnp.float32)
@@ -283,7 +284,14 @@ def w4(reps, quick):
         "configs": len(mlp.LRS) * len(mlp.WDS) * mlp.SEEDS,
         "hand": None,
     }
-    kw = dict(seeds=mlp.SEEDS, steps=steps, log_every=50, oracle=oracle, keep_params=False)
+    kw = dict(
+        seeds=mlp.SEEDS,
+        steps=steps,
+        log_every=50,
+        oracle=oracle,
+        keep_params=False,
+        progress=False,
+    )
 
     def sweep():
         return jd.sweep(problem, mlp.make_optimizer, {"lr": mlp.LRS, "wd": mlp.WDS}, **kw).loss
@@ -299,29 +307,18 @@ def w4(reps, quick):
 
 
 def progress_overhead(reps, quick) -> dict:
-    """Sweeps with the progress bar on against off: label -> time ratio (W2 at 1000 and
-    10,000 steps; W4, the digits MLP, unless ``quick``)."""
-    import contextlib
-    import io
-
+    """Sweeps with the progress bar on against off, side by side: label -> (seconds
+    off, on / off, whether the tile compiles in-loop reports). W2 at 1000 and 10,000
+    steps; W4, the digits MLP, unless ``quick``. ``progress=True`` forces the bar on
+    although stderr is not a terminal here (the default, None, would turn it off); the
+    bar writes to a discarded buffer."""
     lrs = np.geomspace(1e-3, 0.4, 64).astype(np.float32)
     problem, oracle = jd.problems.quadratic(), jd.oracles.gaussian_noise(1.0)
     calls = {}
     for steps in (1000, 10_000):
-
-        def sweep(progress, steps=steps):
-            return jd.sweep(
-                problem,
-                poly_sgd,
-                {"lr": lrs},
-                seeds=64,
-                steps=steps,
-                oracle=oracle,
-                keep_params=False,
-                progress=progress,
-            ).loss
-
-        calls[f"W2, {steps} steps"] = sweep
+        args = (problem, poly_sgd, {"lr": lrs})
+        kw = dict(seeds=64, steps=steps, oracle=oracle, keep_params=False)
+        calls[f"W2, {steps} steps"] = (args, kw)
     if not quick:
         import mlp_sweep_vs_loop as mlp
 
@@ -329,29 +326,28 @@ def progress_overhead(reps, quick) -> dict:
         mlp_problem = jd.problems.mlp_classifier(
             *split.train, hidden=mlp.HIDDEN, classes=split.classes
         )
-
-        def mlp_sweep(progress):
-            return jd.sweep(
-                mlp_problem,
-                mlp.make_optimizer,
-                {"lr": mlp.LRS, "wd": mlp.WDS},
-                seeds=mlp.SEEDS,
-                steps=500,
-                log_every=50,
-                oracle=jd.oracles.minibatch(mlp.BATCH),
-                keep_params=False,
-                progress=progress,
-            ).loss
-
-        calls["W4, 500 steps"] = mlp_sweep
+        args = (mlp_problem, mlp.make_optimizer, {"lr": mlp.LRS, "wd": mlp.WDS})
+        kw = dict(
+            seeds=mlp.SEEDS,
+            steps=500,
+            log_every=50,
+            oracle=jd.oracles.minibatch(mlp.BATCH),
+            keep_params=False,
+        )
+        calls["W4, 500 steps"] = (args, kw)
     out = {}
-    for label, sweep in calls.items():
+    for label, (args, kw) in calls.items():
+        in_loop = jd.plan(*args, progress=True, **kw).spec.in_loop_progress
+
+        def sweep(progress, args=args, kw=kw):
+            return jd.sweep(*args, progress=progress, **kw).loss
+
         with contextlib.redirect_stderr(io.StringIO()):
             t = side_by_side(
                 {"off": lambda s=sweep: s(False), "on": lambda s=sweep: s(True)},
-                reps if label.startswith("W2") else max(2, reps // 2),
+                max(reps, 9) if label.startswith("W2") else max(2, reps // 2),
             )
-        out[label] = (t["off"], t["on"] / t["off"])
+        out[label] = (t["off"], t["on"] / t["off"], in_loop)
     return out
 
 
@@ -375,42 +371,171 @@ def compile_flatness():
                 oracle=oracle,
                 keep_params=False,
                 log_every=steps // 100,
+                progress=False,
             ).loss
         )
         out[(n_lr * n_seeds, steps)] = sum(_compile_seconds[start:])
     return out
 
 
-RSS_SCRIPT = """
-import resource, sys, numpy as np, optax, jaxdescent as jd
-n_seeds = int(sys.argv[1])
+# A sweep of W2's problem in a fresh process: its first call (compile included, compile
+# seconds apart), then `reps` warm calls, then the process's peak RSS. An error (e.g. a
+# result larger than the memory available) is reported, not raised.
+# The peak is VmHWM, the high-water mark of the child's own address space. Its
+# ru_maxrss is no use here: Linux carries the high-water mark of the address space a
+# process replaces at exec over into it, and subprocess spawns by vfork, so a child's
+# ru_maxrss is at least this (large) process's peak RSS at the time (measured: a child
+# of a 2 GiB parent reports 2 GiB, its VmHWM 13 MiB). Both are reported.
+CHILD_SCRIPT = """
+import json, resource, statistics, sys, time
+import jax, numpy as np, optax, jaxdescent as jd
+cfg = json.loads(sys.argv[1])
+compile_seconds = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda e, s, **kw: compile_seconds.append(s) if e in cfg["events"] else None
+)
 def make(lr):
     return optax.sgd(jd.schedules.polynomial(lr, alpha=0.5, beta=0.1))
-res = jd.sweep(jd.problems.quadratic(), make, {"lr": np.geomspace(1e-3, 0.4, 64)},
-               seeds=n_seeds, steps=1000, log_every=100, oracle=jd.oracles.gaussian_noise(1.0),
-               keep_params=False, memory_budget=2**30)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, res.meta["points_per_chunk"])
+def sweep():
+    p = jd.plan(jd.problems.quadratic(), make, {"lr": np.asarray(cfg["lrs"])},
+                seeds=cfg["seeds"], steps=cfg["steps"], log_every=cfg["log_every"],
+                oracle=jd.oracles.gaussian_noise(1.0), keep_params=False,
+                memory_budget=cfg["budget"], progress=False)
+    res = jd.execute(p)
+    jax.block_until_ready(res.loss)
+    return p
+out = {}
+try:
+    t0 = time.perf_counter()
+    p = sweep()
+    out["cold"] = time.perf_counter() - t0
+    out["compile"] = sum(compile_seconds)
+    out["tile"], out["tiles"] = p.meta["tile"], p.meta["tiles"]
+    out["result_bytes"], out["predicted_peak"] = p.result_bytes, p.predicted_peak
+    del p
+    times = []
+    for _ in range(cfg["reps"]):
+        t0 = time.perf_counter()
+        sweep()
+        times.append(time.perf_counter() - t0)
+    out["warm"] = statistics.median(times) if times else None
+except Exception as e:
+    out["error"] = f"{type(e).__name__}: {e}"
+out["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/status") as f:
+    hwm = [int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:")]
+out["rss"] = hwm[0] if hwm else out["ru_maxrss"]
+print(json.dumps(out))
 """
 
 
-def peak_rss(n_seeds):
-    out = subprocess.run(
-        [sys.executable, "-c", RSS_SCRIPT, str(n_seeds)], capture_output=True, text=True, check=True
+def in_fresh_process(lrs, seeds, steps, log_every, budget, reps) -> dict:
+    """`CHILD_SCRIPT`'s report: cold, compile, warm (s), tile, tiles, result_bytes,
+    predicted_peak, rss and ru_maxrss (bytes), or error (the child's error text, or how
+    it died)."""
+    cfg = dict(
+        lrs=[float(x) for x in lrs],
+        seeds=seeds,
+        steps=steps,
+        log_every=log_every,
+        budget=budget,
+        reps=reps,
+        events=list(COMPILE_EVENTS),
     )
-    kb, per_chunk = out.stdout.split()
-    return int(kb) * 1024, int(per_chunk)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD_SCRIPT, json.dumps(cfg)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "did not finish in 30 minutes"}
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no error text"]
+        how = f"signal {-done.returncode}" if done.returncode < 0 else f"exit {done.returncode}"
+        killed = " (killed: out of memory?)" if done.returncode == -9 else ""
+        return {"error": f"the process died ({how}){killed}: {tail[0]}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+MC_BUDGET = 2**28
+
+
+def monte_carlo(reps, quick) -> dict:
+    """The Monte-Carlo sweep (1 learning rate x 200,000 seeds, 1000 steps, log_every=10)
+    with ``memory_budget=MC_BUDGET`` and without a budget, each in a fresh process."""
+    cfg = dict(lrs=[0.1], seeds=200_000, steps=1000, log_every=10)
+    n = 1 if quick else max(1, min(3, reps // 2))
+    return {
+        "budget": in_fresh_process(**cfg, budget=MC_BUDGET, reps=n),
+        "none": in_fresh_process(**cfg, budget=None, reps=n),
+    }
+
+
+def budget_rule(budget: int) -> int:
+    """The peak RSS a sweep under ``memory_budget=budget`` should stay within."""
+    return int(1.25 * budget + 400 * 2**20)
+
+
+def gib(b) -> str:
+    return f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
+
+
+def print_monte_carlo(mc: dict) -> None:
+    print(
+        "\nMonte-Carlo sweep (W2's noisy quadratic, 1 lr x 200,000 seeds, 1000 steps, "
+        "log_every=10, keep_params=False), each configuration in a fresh process:"
+    )
+    print("\n| memory_budget | tiles | first call (compile) | warm call | peak RSS | rule |")
+    print("|---|---|---|---|---|---|")
+    for key, label in (("budget", f"2**28 ({gib(MC_BUDGET)})"), ("none", "none")):
+        r = mc[key]
+        if "error" in r and "cold" not in r:
+            rss = gib(r["rss"]) if "rss" in r else "-"
+            print(f"| {label} | {r['error']} | - | - | {rss} | - |")
+            continue
+        rule = budget_rule(MC_BUDGET) if key == "budget" else None
+        held = "" if rule is None else (" (held)" if r["rss"] <= rule else " (**exceeded**)")
+        cells = [
+            label,
+            f"{r['tiles']} of {r['tile'][0]}x{r['tile'][1]}",
+            f"{fmt(r['cold'])} ({fmt(r['compile'])})",
+            fmt(r.get("warm")),
+            gib(r["rss"]),
+            f"1.25 B + 400 MiB = {gib(rule)}{held}" if rule else "-",
+        ]
+        print("| " + " | ".join(cells) + " |")
+    b, n = mc["budget"], mc["none"]
+    if "cold" in b and "cold" in n:
+        rows = [("first call", "cold")] + ([("warm", "warm")] if b.get("warm") else [])
+        ratios = ", ".join(f"{what} {b[k] / n[k]:.2f}" for what, k in rows)
+        print(f"\ntime with the budget / without (target <= 1.5): {ratios}")
+        print(
+            f"result {gib(b['result_bytes'])}; the plan's predicted peak under the budget "
+            f"{gib(b['predicted_peak'])} (result + one measured tile)"
+        )
+    print(
+        "peak RSS: the child's VmHWM; its ru_maxrss (which includes this process's peak at "
+        "the spawn, see CHILD_SCRIPT): "
+        + ", ".join(f"{k} {gib(r['ru_maxrss'])}" for k, r in mc.items() if "ru_maxrss" in r)
+    )
+    for k, r in mc.items():
+        if "error" in r and "cold" in r:
+            print(f"- {k}: warm calls failed: {r['error']}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--skip-rss", action="store_true", help="no fresh-process memory runs")
     args = ap.parse_args(argv)
     reps = 3 if args.quick else args.reps
     print(
         f"# jaxdescent benchmarks ({jax.default_backend()}, {jax.device_count()} device(s), "
-        f"{os.cpu_count()} CPU cores, jax {jax.__version__}); medians of {reps} runs"
+        f"{os.cpu_count()} CPU cores, jax {jax.__version__}); medians of {reps} runs",
+        flush=True,
     )
     rows = [w1(reps, args.quick), w2(reps, args.quick), w3(reps, args.quick), w4(reps, args.quick)]
     print(
@@ -447,25 +572,38 @@ def main(argv=None):
         f"{r1['hand'] / r1['hand_unroll']:.2f}x"
     )
     print(
-        "\n`its program`: the compiled program jd.sweep runs, called alone; the difference "
-        "to `jd.sweep` is the host's work per call (checks, grid, assembling the result). "
-        f"Hand-written programs are compiled with {HAND_OPTIONS}, jaxdescent's with {_OPTIONS}."
+        "\n`its program`: the compiled program jd.sweep runs (`jd.plan(...).program` on the "
+        "plan's one tile), called alone; the difference to `jd.sweep` is the host's work "
+        "per call (checks, planning, assembling the result). Hand-written programs are "
+        f"compiled with {HAND_OPTIONS}; jaxdescent's with {_OPTIONS}.",
+        flush=True,
     )
-    print("\nprogress bar, on vs off, side by side:")
-    for label, (off, ratio) in progress_overhead(reps, args.quick).items():
-        print(f"- {label} ({fmt(off)} without): {100 * (ratio - 1):+.1f}%")
+    print(
+        "\nprogress bar, progress=True against progress=False, side by side (target <= 5%; "
+        "progress=True forces the bar on without a terminal):"
+    )
+    for label, (off, ratio, in_loop) in progress_overhead(reps, args.quick).items():
+        how = "in-loop reports compiled in" if in_loop else "per tile from the host"
+        print(f"- {label} ({fmt(off)} without; {how}): {100 * (ratio - 1):+.1f}%", flush=True)
     flat = compile_flatness()
     print(
         "\ncompile time of the W2 sweep (s): "
-        + ", ".join(f"{c} configs x {s} steps: {t:.2f}" for (c, s), t in flat.items())
+        + ", ".join(f"{c} configs x {s} steps: {t:.2f}" for (c, s), t in flat.items()),
+        flush=True,
     )
-    if not args.skip_rss:
-        for n_seeds in (64, 4096):
-            rss, per = peak_rss(n_seeds)
-            print(
-                f"peak RSS, W2 with {64 * n_seeds} configs (log_every=100, memory_budget=1 GiB, "
-                f"{per} points per chunk): {rss / 2**30:.2f} GiB"
-            )
+    if args.skip_rss:
+        return
+    print_monte_carlo(monte_carlo(reps, args.quick))
+    lrs = np.geomspace(1e-3, 0.4, 64)
+    for n_seeds in (64, 4096):
+        r = in_fresh_process(lrs, n_seeds, 1000, 100, 2**30, reps=0)
+        what = (
+            f"{r['tiles']} tile(s) of {r['tile'][0]}x{r['tile'][1]}" if "tile" in r else r["error"]
+        )
+        print(
+            f"peak RSS, W2 with {64 * n_seeds} configs (log_every=100, memory_budget=1 GiB, "
+            f"{what}): {gib(r['rss']) if 'rss' in r else '-'} (rule {gib(budget_rule(2**30))})"
+        )
 
 
 if __name__ == "__main__":

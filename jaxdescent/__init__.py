@@ -17,9 +17,9 @@ from jaxdescent import (
 from jaxdescent._hypergrad import hypergrad
 from jaxdescent._run import run, run_keys
 from jaxdescent._sweep import sweep
-from jaxdescent.execute import execute
+from jaxdescent._execute import execute
 from jaxdescent.grid import static
-from jaxdescent.plan import SweepPlan, plan
+from jaxdescent._plan import SweepPlan, plan
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load

@@ -1,7 +1,7 @@
 """`jd.sweep`: a grid of configurations x seeds as one compiled program, run in tiles.
 
-``sweep`` is ``execute(plan(...))``: `jaxdescent.plan` decides everything (checks,
-routing, program, tiles, devices, store, memory), `jaxdescent.execute` runs the tiles.
+``sweep`` is ``execute(plan(...))``: `jd.plan` decides everything (checks,
+routing, program, tiles, devices, store, memory), `jd.execute` runs the tiles.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from jaxdescent.execute import execute
-from jaxdescent.plan import plan
+from jaxdescent._execute import execute
+from jaxdescent._plan import plan
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult
 

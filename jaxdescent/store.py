@@ -180,7 +180,7 @@ def _read(stored, key) -> np.ndarray:
 # --- the two stores -----------------------------------------------------------------------
 
 
-def _leaf_shapes(tile: Trace, n_combos, n_points, n_seeds) -> Trace:
+def leaf_shapes(tile: Trace, n_combos, n_points, n_seeds) -> Trace:
     """The stored shapes of every leaf, from one tile's output of the first combo."""
 
     def shape(field):

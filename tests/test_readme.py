@@ -14,4 +14,6 @@ def test_readme_examples_run(tmp_path, monkeypatch, float32):
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
     assert namespace["result"].loss.shape == (32, 2, 64, 101)
-    assert (tmp_path / "runs" / "big.npz").exists()
+    store = tmp_path / "runs" / "big.zarr"  # the big sweep streamed to a store
+    loaded = namespace["jd"].load(store)
+    assert loaded.lazy and loaded.loss.shape == (64, 4096, 11)

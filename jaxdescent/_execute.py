@@ -18,9 +18,9 @@ import numpy as np
 from jax.experimental import multihost_utils
 
 from jaxdescent import progress as progress_lib
-from jaxdescent.plan import SweepPlan
+from jaxdescent._plan import SweepPlan
 from jaxdescent.results import SweepResult, axis_label, load, result_of
-from jaxdescent.store import FORMAT, Layout, MemoryStore, ZarrStore, _leaf_shapes
+from jaxdescent.store import FORMAT, Layout, MemoryStore, ZarrStore, leaf_shapes
 from jaxdescent.tiles import place, to_host
 from jaxdescent.trace import Trace
 
@@ -30,7 +30,7 @@ __all__ = ["execute"]
 def _tile_shapes(plan: SweepPlan) -> Trace:
     values, seeds = plan.tile_inputs(0)
     outs = plan.program.eval_shape(plan.problem, plan.oracle, values, seeds, plan.spec)
-    return _leaf_shapes(outs[0], len(outs), plan.tiling.n_points, plan.tiling.n_seeds)
+    return leaf_shapes(outs[0], len(outs), plan.tiling.n_points, plan.tiling.n_seeds)
 
 
 def _store(plan: SweepPlan, shapes: Trace, meta: dict, writer: bool):

@@ -32,11 +32,12 @@ from jaxdescent.results import axis_label
 from jaxdescent.store import fingerprint
 from jaxdescent.tiles import Tiling, choose_tiling, place, resolve_devices
 
-__all__ = ["SweepPlan", "plan", "DRAW_AHEAD_BYTES"]
+__all__ = ["DRAW_AHEAD_BYTES", "DRAW_AHEAD_TOTAL", "SweepPlan", "plan"]
 
 # Random numbers a run may hold drawn ahead (half a million steps of a 2-d model's
-# noise); under a memory budget at most an eighth of it over a tile's seeds.
+# noise), and over a tile's seeds (under a memory budget: sized with the tile).
 DRAW_AHEAD_BYTES = 1 << 22
+DRAW_AHEAD_TOTAL = 1 << 28
 
 
 class SweepPlan(NamedTuple):
@@ -163,11 +164,10 @@ def plan(
     _check_fits(result_bytes, budget, in_memory)
     show = progress_lib.enabled(progress)
 
-    def planned(max_runs):
+    def planned(max_runs, total=DRAW_AHEAD_TOTAL):
         tiling = choose_tiling(g.n_points, len(seed_values), max_runs, n_devices)
-        draw = DRAW_AHEAD_BYTES
-        if budget is not None:
-            draw = max(1, min(draw, budget // 8 // tiling.seeds))
+        # drawn-ahead numbers are per seed: at most ``total`` bytes over a tile's seeds
+        draw = max(1, min(DRAW_AHEAD_BYTES, total // tiling.seeds))
         long = show and progress_lib.in_loop(tiling.runs, steps * len(g.combos), n_params)
         s = spec._replace(run=run_spec._replace(draw_bytes=draw), in_loop_progress=long)
         return tiling, s
@@ -180,19 +180,23 @@ def plan(
         room = budget - result_held
         per_run = max(1, 2 * run_bytes + probe.draw_bytes_per_step)
         max_runs = max(1, room // per_run)
-        for _ in range(4):  # measure the tile; shrink it until it fits
-            tiling, spec = planned(max_runs)
+        # drawing numbers ahead takes ~7x their size in temporaries: 1/16 of the room
+        draw_total = max(1, room // 16)
+        for _ in range(6):  # measure the tile; shrink it until it fits
+            tiling, spec = planned(max_runs, draw_total)
             candidate = _plan(
                 spec, handle, problem_arg, oracle_arg, g, seed_values, tiling, device_list
             )
             tile_bytes = _measure(candidate, run_bytes, n_devices)
             if tile_bytes <= room or tiling.runs <= 2:
                 break
-            max_runs = max(1, int(tiling.runs * room / tile_bytes * 0.9))
+            shrink = room / tile_bytes * 0.9
+            max_runs = max(1, int(tiling.runs * shrink))
+            draw_total = max(1, int(draw_total * shrink))
         if tile_bytes > room:
             raise ValueError(
-                f"`memory_budget`={budget} bytes cannot hold the smallest tile of this sweep "
-                f"({tile_bytes} bytes measured"
+                f"`memory_budget`={budget} bytes cannot hold a tile of this sweep "
+                f"({tile_bytes} bytes measured for {tiling.runs} runs"
                 + (f", besides the {result_bytes}-byte result held in memory" if in_memory else "")
                 + "); raise it, stream the result with out='path.zarr', or log less "
                 "(a larger log_every, keep_params=False)."
