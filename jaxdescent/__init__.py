@@ -14,12 +14,12 @@ from jaxdescent import (
     tiles,
     validation,
 )
+from jaxdescent._execute import execute
 from jaxdescent._hypergrad import hypergrad
+from jaxdescent._plan import SweepPlan, plan
 from jaxdescent._run import run, run_keys
 from jaxdescent._sweep import sweep
-from jaxdescent._execute import execute
 from jaxdescent.grid import static
-from jaxdescent._plan import SweepPlan, plan
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
 from jaxdescent.results import SweepResult, load
