@@ -78,14 +78,18 @@ def side_by_side(fns: dict, reps: int) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def program_of(problem, make_optimizer, grid, **kwargs):
+def program_of(problem, make_optimizer, grid, compiler_options=None, **kwargs):
     """The compiled program a ``jd.sweep(problem, make_optimizer, grid, **kwargs)`` call
     runs, as a zero-argument call on the same inputs: the engine's time without the
-    host's planning and assembly. The sweep must fit in one tile."""
+    host's planning and assembly (with ``compiler_options``: the same program compiled
+    with these options instead). The sweep must fit in one tile."""
     p = jd.plan(problem, make_optimizer, grid, **kwargs)
     if p.tiling.count != 1:
         raise ValueError(f"program_of times single-tile sweeps; this plan is {p!r}.")
     values, seeds = p.tile_inputs(0)
+    if compiler_options is not None:  # the same program, compiled with other options
+        compiled = p.lower(0).compile(compiler_options)
+        return lambda: compiled(p.problem, p.oracle, values, seeds)
     return lambda: p.program.call(p.problem, p.oracle, values, seeds, p.spec)
 
 
@@ -254,7 +258,13 @@ def w3(reps, quick):
     Xj, yj, lj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(lrs)
     row.update(
         side_by_side(
-            {"sweep": sweep, "program": program_of(*args, **kw), "hand": lambda: h3(lj, Xj, yj)},
+            {
+                "sweep": sweep,
+                "program": program_of(*args, **kw),
+                "hand": lambda: h3(lj, Xj, yj),
+                # what keeping matrix products out of YNNPACK costs (`jd.compiler`)
+                "program_ynn": program_of(*args, compiler_options=HAND_OPTIONS, **kw),
+            },
             reps,
         )
     )
@@ -570,6 +580,13 @@ def main(argv=None):
         f"(program / hand {r1['program_unroll'] / r1['hand_unroll']:.2f}); unroll speed-up: "
         f"sweep {r1['sweep'] / r1['sweep_unroll']:.2f}x, hand-written "
         f"{r1['hand'] / r1['hand_unroll']:.2f}x"
+    )
+    r3 = rows[2]
+    print(
+        f"\nW3's program compiled with YNNPACK's matrix products (the hand-written programs' "
+        f"options): {fmt(r3['program_ynn'])}; jaxdescent's program without them takes "
+        f"{r3['program'] / r3['program_ynn']:.2f}x as long (program / hand with them: "
+        f"{r3['program_ynn'] / r3['hand']:.2f})"
     )
     print(
         "\n`its program`: the compiled program jd.sweep runs (`jd.plan(...).program` on the "
