@@ -14,7 +14,7 @@ import numpy as np
 from jaxdescent.oracles import Oracle, as_oracle
 from jaxdescent.problem import Problem
 
-__all__ = ["Axis", "Grid", "Routes", "make_grid", "route", "static"]
+__all__ = ["Axis", "Grid", "Routes", "combos", "make_grid", "route", "static"]
 
 
 class static:  # noqa: N801 - reads as a marker: grid={"size": jd.static([1, 8])}
@@ -67,11 +67,16 @@ class Grid(NamedTuple):
     @property
     def combos(self) -> list:
         """Every combination of the static axes' values, in C order."""
-        return list(itertools.product(*[v for _, v in self.unrolled])) if self.unrolled else [()]
+        return combos(self.unrolled)
 
     @property
     def shape(self) -> tuple:
         return tuple(len(a.values) for a in self.axes)
+
+
+def combos(unrolled) -> list:
+    """Every combination of static axes ``((name, values), ...)``, in C order."""
+    return list(itertools.product(*[v for _, v in unrolled]))
 
 
 def parse_axis(name, values) -> Axis:

@@ -17,7 +17,7 @@ import jax
 from jaxdescent import compiler
 from jaxdescent._run import Spec as RunSpec
 from jaxdescent._run import trajectory
-from jaxdescent.grid import Routes
+from jaxdescent.grid import Routes, combos
 from jaxdescent.progress import ProgressSink
 from jaxdescent.trace import LOGGED, Trace
 
@@ -50,12 +50,9 @@ def tile_program(problem, oracle, values: dict, seeds, spec: SweepSpec, tick=Non
     receives in-loop progress reports (``spec.in_loop_progress``)."""
     keys = jax.vmap(jax.random.key)(seeds)
     names = [name for name, _ in spec.unrolled]
-    combos = [()]
-    for _, vals in spec.unrolled:
-        combos = [c + (v,) for c in combos for v in vals]
     tick = tick if spec.in_loop_progress else None
     outs = []
-    for combo in combos:
+    for combo in combos(spec.unrolled):
         fixed = dict(zip(names, combo))
 
         def cell(point, key, fixed=fixed):
