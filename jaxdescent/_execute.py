@@ -29,7 +29,7 @@ __all__ = ["execute"]
 
 def _tile_shapes(plan: SweepPlan) -> Trace:
     values, seeds = plan.tile_inputs(0)
-    outs = plan.program.eval_shape(plan.problem, plan.oracle, values, seeds, plan.spec)
+    outs = plan.program.shapes(plan.problem, plan.oracle, values, seeds, plan.spec)
     return leaf_shapes(outs[0], len(outs), plan.tiling.n_points, plan.tiling.n_seeds)
 
 
@@ -118,7 +118,7 @@ def execute(plan: SweepPlan) -> SweepResult:
     layout = Layout.of(plan.grid.axes)
     meta = {**meta, "fingerprint": plan.fingerprint} if plan.out is not None else meta
     if isinstance(store, MemoryStore):
-        return result_of(store.arrays, axes, layout, meta, in_memory=True)
+        return result_of(store.finish(), axes, layout, meta, in_memory=True)
     result = None
     if writer:
         store.finish(meta)

@@ -27,7 +27,7 @@ from jaxdescent._run import draw_step_bytes
 from jaxdescent.grid import Grid, make_grid, route
 from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem
-from jaxdescent.program import POINT, Program, SweepSpec, program
+from jaxdescent.program import POINT, Program, SweepSpec, program, shape_key
 from jaxdescent.results import axis_label
 from jaxdescent.store import fingerprint
 from jaxdescent.tiles import Tiling, choose_tiling, place, resolve_devices
@@ -148,15 +148,15 @@ def plan(
         steps, log_every, bool(keep_params), metrics_t, average, checks.check_unroll(unroll)
     )
     spec = SweepSpec(routes, g.unrolled, run_spec)
-    probe = _probe(spec, g, problem_arg, oracle_arg)
     device_list = resolve_devices(devices)
     n_devices = len(device_list) if device_list else 1
+    platform = device_list[0].platform if device_list else jax.default_backend()
+    handle = program(platform)
+    probe = _probe(handle, spec, g, problem_arg, oracle_arg)
     store, out = _store_kind(out)
     budget = _check_budget(memory_budget, chunk_size)
     values = {**g.values, POINT: np.arange(g.n_points, dtype=np.int32)}
     g = g._replace(values=values)
-    platform = device_list[0].platform if device_list else jax.default_backend()
-    handle = program(platform)
     n_params = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(probe.params))
     run_bytes = _run_bytes(handle, spec, problem_arg, oracle_arg, g, seed_values)
     result_bytes = run_bytes * g.n_points * len(seed_values)
@@ -265,9 +265,10 @@ class _Probe(NamedTuple):
     draw_bytes_per_step: int
 
 
-def _probe(spec: SweepSpec, g: Grid, problem, oracle) -> _Probe:
+def _probe(handle: Program, spec: SweepSpec, g: Grid, problem, oracle) -> _Probe:
     """Builds every static combination once, eagerly, at the first numeric values: this
-    checks factories, oracles and optimizers before anything is traced or compiled."""
+    checks factories, oracles and optimizers before anything is traced or compiled.
+    The shapes it derives are remembered by the program handle."""
     first = {a.name: jnp.asarray(a.values[0]) for a in g.axes if a.numeric}
     names = [n for n, _ in spec.unrolled]
     found = None
@@ -279,8 +280,14 @@ def _probe(spec: SweepSpec, g: Grid, problem, oracle) -> _Probe:
         orc.validate(prob)
         checks.check_against_problem(prob, spec.run.metrics, spec.run.average)
         if found is None:
-            params = jax.eval_shape(prob.initial_params, jax.random.key(0))
-            found = _Probe(prob, orc, params, draw_step_bytes(prob, orc, params))
+
+            def shapes(prob=prob, orc=orc):
+                params = jax.eval_shape(prob.initial_params, jax.random.key(0))
+                return params, draw_step_bytes(prob, orc, params)
+
+            avals = shape_key((prob, orc))
+            params, draw = handle.remember(None if avals is None else ("probe", avals), shapes)
+            found = _Probe(prob, orc, params, draw)
     return found
 
 
@@ -353,7 +360,7 @@ def _check_fits(result_bytes: int, budget, in_memory: bool) -> None:
 def _run_bytes(handle, spec, problem, oracle, g: Grid, seeds) -> int:
     """Bytes of one run's outputs (all static combinations), from shapes alone."""
     values = {k: v[:1] for k, v in g.values.items()}
-    shapes = handle.eval_shape(problem, oracle, values, seeds[:1], spec)
+    shapes = handle.shapes(problem, oracle, values, seeds[:1], spec)
     return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in jax.tree.leaves(shapes))
 
 

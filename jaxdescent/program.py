@@ -13,6 +13,7 @@ import functools
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 from jaxdescent import compiler
 from jaxdescent._run import Spec as RunSpec
@@ -21,11 +22,14 @@ from jaxdescent.grid import Routes, combos
 from jaxdescent.progress import ProgressSink
 from jaxdescent.trace import LOGGED, Trace
 
-__all__ = ["OUT_AXES", "POINT", "Program", "SweepSpec", "program", "tile_program"]
+__all__ = ["OUT_AXES", "POINT", "Program", "SweepSpec", "program", "shape_key", "tile_program"]
 
 # The grid point's index, always among a tile's values (so vmap sees the point axis
 # even when the grid has no numeric axis); not passed to the factories.
 POINT = "__point__"
+
+
+MEMO_SIZE = 512  # shapes remembered per program handle
 
 
 class SweepSpec(NamedTuple):
@@ -65,13 +69,52 @@ def tile_program(problem, oracle, values: dict, seeds, spec: SweepSpec, tick=Non
     return tuple(outs)
 
 
+def shape_key(tree) -> tuple | None:
+    """What decides the shapes a function of ``tree`` computes: its structure (static
+    fields included) and every leaf's shape and dtype; None when that cannot be hashed
+    (the caller then computes afresh)."""
+    leaves, treedef = jax.tree.flatten(tree)
+    try:
+        key = (treedef, tuple((np.shape(x), getattr(x, "dtype", None), type(x)) for x in leaves))
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 class Program(NamedTuple):
-    """A compiled-program handle: the jitted tile program and the sink its in-loop
-    progress reports go to. ``call(problem, oracle, values, seeds, spec)`` runs a tile;
-    ``jitted`` is the ``jax.jit`` object (``.lower(...)``, ``.eval_shape(...)``)."""
+    """A compiled-program handle: the jitted tile program, the sink its in-loop
+    progress reports go to, and a memo of shapes. ``call(problem, oracle, values,
+    seeds, spec)`` runs a tile; ``jitted`` is the ``jax.jit`` object (``.lower(...)``,
+    ``.eval_shape(...)``).
+
+    ``memo`` holds what `shapes` and `remember` computed from shapes alone (output
+    shapes, bytes drawn per step), keyed on the static spec and the arguments'
+    structure and shapes: a sweep called again with the same structure re-derives
+    nothing (jax's own tracing cache still sees every call; these are the host's
+    sizes, not the program)."""
 
     jitted: Any
     sink: ProgressSink
+    memo: dict
+
+    def remember(self, key, compute):
+        """``compute()``, memoized under ``key`` (computed afresh when key is None)."""
+        if key is None:
+            return compute()
+        if key not in self.memo:
+            if len(self.memo) >= MEMO_SIZE:  # a bound, not a policy: start afresh
+                self.memo.clear()
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def shapes(self, problem, oracle, values, seeds, spec: SweepSpec):
+        """The tile program's output shapes (`eval_shape`), memoized."""
+        avals = shape_key((problem, oracle, values, seeds))
+        return self.remember(
+            None if avals is None else ("tile", spec, avals),
+            lambda: self.eval_shape(problem, oracle, values, seeds, spec),
+        )
 
     def call(self, problem, oracle, values, seeds, spec: SweepSpec):
         return self.jitted(problem, oracle, values, seeds, spec=spec, tick=self.sink.tick)
@@ -91,4 +134,4 @@ _jitted = compiler.jit(tile_program, static_argnames=("spec", "tick"))
 @functools.cache
 def program(platform: str) -> Program:
     """The tile program for ``platform`` (one handle per platform, cached)."""
-    return Program(_jitted(platform), ProgressSink())
+    return Program(_jitted(platform), ProgressSink(), {})

@@ -210,21 +210,65 @@ def _write(arrays: Trace, outs: tuple, bounds) -> None:
 
 
 class MemoryStore:
-    """The result's arrays in memory (NumPy), in the stored layout."""
+    """The result's arrays in memory (NumPy, read-only), in the stored layout.
+
+    A sweep of one tile that needs no padding and has one static combination keeps
+    the tile's own host arrays (no copy); otherwise the arrays are allocated at the
+    first write and filled tile by tile."""
 
     def __init__(self, shapes: Trace):
-        def alloc(spec):
-            return np.empty(spec[0], spec[1])
+        self.shapes = shapes
+        self._arrays = None
 
-        self.arrays = shapes._replace(
-            **{f: jax.tree.map(alloc, getattr(shapes, f), is_leaf=_is_spec) for f in LOGGED + FINAL}
-        )
+    @property
+    def arrays(self) -> Trace:
+        if self._arrays is None:
+            self._arrays = self.shapes._replace(
+                **{
+                    f: _map_specs(lambda spec: np.empty(spec[0], spec[1]), getattr(self.shapes, f))
+                    for f in LOGGED + FINAL
+                }
+            )
+        return self._arrays
 
     def done(self, n_tiles: int) -> np.ndarray:
         return np.zeros(n_tiles, bool)
 
     def write(self, i: int, outs: tuple, bounds) -> None:
+        if self._arrays is None and len(outs) == 1 and self._whole(outs[0]):
+            tile = outs[0]
+            self._arrays = tile._replace(
+                **{
+                    f: jax.tree.map(lambda a: np.asarray(a)[None], getattr(tile, f))
+                    for f in LOGGED + FINAL
+                },
+                step=None,
+            )
+            return
         _write(self.arrays, outs, bounds)
+
+    def _whole(self, tile: Trace) -> bool:
+        """Whether ``tile`` (one combination) is the whole result, unpadded."""
+        for f in LOGGED + FINAL:
+            specs = jax.tree.leaves(getattr(self.shapes, f), is_leaf=_is_spec)
+            leaves = jax.tree.leaves(getattr(tile, f))
+            if len(specs) != len(leaves):
+                return False
+            for (shape, dtype), a in zip(specs, leaves):
+                if (1, *a.shape) != tuple(shape) or a.dtype != dtype:
+                    return False
+        return True
+
+    def finish(self) -> Trace:
+        """The arrays, made read-only (a view of a program's output cannot be written)."""
+        for f in LOGGED + FINAL:
+            for a in jax.tree.leaves(getattr(self.arrays, f)):
+                a.flags.writeable = False
+        return self.arrays
+
+
+def _map_specs(fn, tree):
+    return jax.tree.map(fn, tree, is_leaf=_is_spec)
 
 
 def _is_spec(x) -> bool:

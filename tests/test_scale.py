@@ -180,14 +180,18 @@ def test_killed_sweep_resumes_to_the_same_result(tmp_path, monkeypatch, float32,
         env={**os.environ, "JAX_ENABLE_X64": "0"},
     )
     marks = store / ".tiles"
+
+    def finished():  # marks being written end in .tmp
+        return len([m for m in marks.iterdir() if not m.name.endswith(".tmp")])
+
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if marks.exists() and len(list(marks.iterdir())) >= 3:
+        if marks.exists() and finished() >= 3:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    finished = len([m for m in marks.iterdir() if not m.name.endswith(".tmp")])
+    finished = finished()
     assert 3 <= finished < 40, "killed mid-way"
     assert suffix == ".zarr" or not path.exists()
 
