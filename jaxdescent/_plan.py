@@ -178,7 +178,9 @@ def plan(
     result_held = result_bytes if in_memory else 0
     if budget is not None:
         room = budget - result_held
-        per_run = max(1, 2 * run_bytes + probe.draw_bytes_per_step)
+        # a first guess that usually fits (one compile): a tile holds its outputs on
+        # the device, their host copy and about as much again in the scan's buffers
+        per_run = max(1, 3 * run_bytes + probe.draw_bytes_per_step)
         max_runs = max(1, room // per_run)
         # drawing numbers ahead takes ~7x their size in temporaries: 1/16 of the room
         draw_total = max(1, room // 16)
