@@ -19,6 +19,7 @@ from jaxdescent._hypergrad import hypergrad
 from jaxdescent._plan import SweepPlan, plan
 from jaxdescent._run import run, run_keys
 from jaxdescent._sweep import sweep
+from jaxdescent.compiler import enable_compilation_cache
 from jaxdescent.grid import static
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
@@ -36,6 +37,7 @@ __all__ = [
     "bounds",
     "compiler",
     "data",
+    "enable_compilation_cache",
     "execute",
     "hypergrad",
     "load",

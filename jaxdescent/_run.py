@@ -21,6 +21,7 @@ from jaxdescent import checks, compiler
 from jaxdescent import metrics as metrics_lib
 from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem
+from jaxdescent.structural import Keyed
 from jaxdescent.trace import Logs, Trace
 
 __all__ = ["Spec", "run", "run_keys", "trajectory", "start", "advance", "record", "loop"]
@@ -344,8 +345,10 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec, tick=None) 
     (`run_keys`). The program's size depends on neither ``steps`` nor ``log_every``.
     Static: ``optimizer``'s structure, ``spec``, ``tick`` and the pytree structure
     (and static fields) of ``problem`` and ``oracle``; traced: their arrays, the
-    numbers an optimizer closes over, and ``key``.
+    numbers an optimizer closes over, and ``key``. ``optimizer`` may come `Keyed`
+    (what `jd.run` passes: the compiled program's cache key).
     """
+    optimizer = optimizer.value if isinstance(optimizer, Keyed) else optimizer
     _, oracle_key = run_keys(key)
     carry = start(problem, optimizer, key, spec)
     last, logs = loop(
@@ -416,10 +419,11 @@ def run(
       >>> round(float(tr.final_params), 4)
       1.9999
 
-    The program is cached on the optimizer object: calling ``run`` again with the
-    same optimizer (and problem/oracle of the same structure and shapes) compiles
-    nothing; a new ``optax.sgd(lr)`` object compiles anew -- use `jd.sweep` to vary
-    numbers inside one program.
+    The program is cached on the optimizer's structure (`jaxdescent.structural`):
+    calling ``run`` again with the same or an identical optimizer (a new
+    ``optax.sgd(0.1)``; problem and oracle of the same structure and shapes) compiles
+    nothing; an optimizer closing over other numbers (``optax.sgd(0.2)``) compiles
+    anew -- use `jd.sweep` to vary numbers inside one program.
 
     ``run`` composes with JAX transformations: under a user's ``jax.jit``,
     ``jax.vmap``, ``jax.grad`` or ``jax.jvp`` (`jd.compiler.tracing`) its program joins
@@ -439,4 +443,4 @@ def run(
     unroll = checks.check_unroll(unroll)
     spec = Spec(steps, log_every, bool(keep_params), metrics, average, unroll)
     program = _run_program(jax.default_backend())
-    return program(problem, optimizer, oracle, checks.as_key(key), spec=spec)
+    return program(problem, Keyed(optimizer), oracle, checks.as_key(key), spec=spec)

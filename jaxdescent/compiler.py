@@ -42,7 +42,7 @@ import jax
 import jax.extend.core
 import jax.numpy as jnp
 
-__all__ = ["options", "jit", "entry_point", "tracing"]
+__all__ = ["enable_compilation_cache", "entry_point", "jit", "options", "tracing"]
 
 _YNN = "xla_cpu_experimental_ynn_fusion_type"
 CPU_OPTIONS = {
@@ -133,3 +133,25 @@ def entry_point(fn, **jit_kwargs):
         return nested if tracing() else top(platform)
 
     return for_platform
+
+
+def enable_compilation_cache(path, *, min_compile_seconds: float = 0.0) -> None:
+    """Keeps compiled programs on disk under ``path`` (JAX's persistent compilation
+    cache), so a new process running the same sweep loads its program instead of
+    compiling it again. Opt-in; call it before the first sweep of a process.
+
+    The cache key is JAX's: the program's text, the compile options, the devices and
+    the jax/jaxlib versions -- a changed program is compiled anew, never mistaken for
+    a stored one. ``min_compile_seconds``: programs that compile faster are not stored
+    (0: store every program).
+
+    Example:
+      >>> import tempfile, jaxdescent as jd
+      >>> jd.enable_compilation_cache(tempfile.mkdtemp())  # doctest: +SKIP
+    """
+    if not isinstance(path, str | os.PathLike) or not os.fspath(path):
+        raise ValueError(f"enable_compilation_cache: `path` must be a folder path, got {path!r}.")
+    os.makedirs(path, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", os.fspath(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_seconds))
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -24,6 +24,7 @@ import numpy as np
 
 from jaxdescent.checks import concrete
 from jaxdescent.problem import Problem
+from jaxdescent.structural import Keyed
 
 __all__ = [
     "FunctionOracle",
@@ -346,8 +347,8 @@ def as_oracle(oracle) -> Oracle:
         return full_batch()
     if isinstance(oracle, Oracle):
         return oracle
-    if callable(oracle):
-        return FunctionOracle(oracle)
+    if callable(oracle):  # keyed by its structure: an identical function compiles nothing
+        return FunctionOracle(oracle if isinstance(oracle, Keyed) else Keyed(oracle))
     raise TypeError(
         f"`oracle` must be an oracle from jd.oracles or a function "
         f"(problem, params, step, key) -> (loss, grads), got {oracle!r}."

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdescent.structural import Keyed
+
 __all__ = ["Problem"]
 
 _LEAF_FIELDS = ("init", "data", "args", "minimizer", "min_value", "smoothness", "strong_convexity")
@@ -219,14 +221,21 @@ class Problem:
 
 def _flatten(problem: Problem):
     children = [(jax.tree_util.GetAttrKey(f), getattr(problem, f)) for f in _LEAF_FIELDS]
-    return children, tuple(getattr(problem, f) for f in _STATIC_FIELDS)
+    # the static fields keyed by their structure, once per instance: a problem rebuilt
+    # from identical code (a notebook cell run again) finds its twin's compiled program
+    static = problem.__dict__.get("_static")
+    if static is None:
+        static = Keyed(tuple(getattr(problem, f) for f in _STATIC_FIELDS))
+        object.__setattr__(problem, "_static", static)
+    return children, static
 
 
-def _unflatten(static, children) -> Problem:
+def _unflatten(static: Keyed, children) -> Problem:
     # no validation: JAX rebuilds problems with tracers or placeholders as leaves
     obj = object.__new__(Problem)
-    for k, v in zip(_STATIC_FIELDS + _LEAF_FIELDS, tuple(static) + tuple(children)):
+    for k, v in zip(_STATIC_FIELDS + _LEAF_FIELDS, tuple(static.value) + tuple(children)):
         object.__setattr__(obj, k, v)
+    object.__setattr__(obj, "_static", static)
     return obj
 
 

@@ -20,6 +20,7 @@ from jaxdescent._run import Spec as RunSpec
 from jaxdescent._run import trajectory
 from jaxdescent.grid import Routes, combos
 from jaxdescent.progress import ProgressSink
+from jaxdescent.structural import Keyed
 from jaxdescent.trace import LOGGED, Trace
 
 __all__ = ["OUT_AXES", "POINT", "Program", "SweepSpec", "program", "shape_key", "tile_program"]
@@ -51,7 +52,9 @@ def tile_program(problem, oracle, values: dict, seeds, spec: SweepSpec, tick=Non
     """All points of ``values`` (dict name -> (P,)) x all ``seeds`` ((S,) ints), for
     every static combination: a tuple of `Trace`, one per combination, with logs
     (n_log, P, S, ...) and final values (P, S, ...). ``tick``: the host function that
-    receives in-loop progress reports (``spec.in_loop_progress``)."""
+    receives in-loop progress reports (``spec.in_loop_progress``). ``spec`` may come
+    as a `Keyed` spec (what `Program` passes: the compiled program's cache key)."""
+    spec = spec.value if isinstance(spec, Keyed) else spec
     keys = jax.vmap(jax.random.key)(seeds)
     names = [name for name, _ in spec.unrolled]
     tick = tick if spec.in_loop_progress else None
@@ -116,13 +119,22 @@ class Program(NamedTuple):
             lambda: self.eval_shape(problem, oracle, values, seeds, spec),
         )
 
+    def keyed(self, spec: SweepSpec) -> Keyed:
+        """``spec`` keyed by its structure (`jaxdescent.structural`): a spec built from
+        fresh but identical factories (a notebook cell run again) finds the program
+        compiled for its twin; one whose code or closed-over values differ does not."""
+        return self.remember(("keyed", spec), lambda: Keyed(spec))
+
     def call(self, problem, oracle, values, seeds, spec: SweepSpec):
+        spec = self.keyed(spec)
         return self.jitted(problem, oracle, values, seeds, spec=spec, tick=self.sink.tick)
 
     def lower(self, problem, oracle, values, seeds, spec: SweepSpec):
+        spec = self.keyed(spec)
         return self.jitted.lower(problem, oracle, values, seeds, spec=spec, tick=self.sink.tick)
 
     def eval_shape(self, problem, oracle, values, seeds, spec: SweepSpec):
+        spec = self.keyed(spec)
         return self.jitted.eval_shape(
             problem, oracle, values, seeds, spec=spec, tick=self.sink.tick
         )

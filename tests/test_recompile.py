@@ -1,0 +1,95 @@
+"""No surprise recompiles: a sweep or run rebuilt from fresh but identical code (a
+notebook cell run twice) compiles nothing; different code or closed-over values do."""
+
+import jax
+import jax.numpy as jnp
+import optax
+import pytest
+from conftest import CompileCounter
+
+import jaxdescent as jd
+from jaxdescent.structural import Keyed, structural_key
+
+NOISE = 1.0
+
+
+def cell(c=0.5, scale=2.0, oracle="noise"):
+    """What a notebook cell builds: new lambdas, a new problem, a new oracle each time."""
+    make = lambda lr: optax.sgd(jd.schedules.polynomial(lr, alpha=c))  # noqa: E731
+    problem = jd.Problem(
+        lambda x, batch: scale * (x**2).sum(), init=jnp.array([1.0, -2.0]), name="bowl"
+    )
+    if oracle == "noise":
+        orc = jd.oracles.gaussian_noise(NOISE)
+    else:  # a function oracle, rebuilt too
+
+        def orc(problem, params, step, key):
+            noise = jax.random.normal(key, params.shape)
+            loss, grads = jax.value_and_grad(problem.objective)(params)
+            return loss, grads + NOISE * noise
+
+    return jd.sweep(problem, make, {"lr": [0.01, 0.1]}, seeds=3, steps=20, oracle=orc,
+                    progress=False)
+
+
+@pytest.mark.parametrize("oracle", ["noise", "function"])
+def test_identical_rerun_compiles_nothing(oracle):
+    first = cell(oracle=oracle)
+    with CompileCounter().count() as c:
+        again = cell(oracle=oracle)
+    assert c.programs == 0
+    assert (again.loss == first.loss).all()
+
+
+def test_changed_closure_value_compiles_once_and_changes_numbers():
+    base = cell()
+    with CompileCounter().count() as c:
+        other = cell(c=0.6)
+    assert c.programs == 1
+    assert not (other.loss == base.loss).all()
+    with CompileCounter().count() as c:
+        other_problem = cell(scale=3.0)
+    assert c.programs == 1
+    assert not (other_problem.loss == base.loss).all()
+
+
+def test_changed_global_changes_the_key():
+    namespace = {"optax": optax, "jd": jd, "K": 1.0}
+    code = "make = lambda lr: optax.sgd(K * lr)"
+    exec(code, namespace)
+    first = structural_key(namespace["make"])
+    namespace["K"] = 2.0
+    exec(code, namespace)
+    assert structural_key(namespace["make"]) != first  # a module-level constant changed
+    namespace["K"] = 1.0
+    exec(code, namespace)
+    assert structural_key(namespace["make"]) == first
+
+
+def test_run_with_an_identical_optimizer_compiles_nothing():
+    p = jd.problems.quadratic()
+    jd.run(p, optax.sgd(0.1), steps=20)
+    with CompileCounter().count() as c:
+        jd.run(p, optax.sgd(0.1), steps=20)
+    assert c.programs == 0
+    with CompileCounter().count() as c:
+        jd.run(p, optax.sgd(0.2), steps=20)
+    assert c.programs == 1
+
+
+def test_keys_tell_code_and_closures_apart():
+    def maker(k):
+        return lambda lr: optax.sgd(k * lr)
+
+    assert Keyed(maker(1.0)) == Keyed(maker(1.0))
+    assert Keyed(maker(1.0)) != Keyed(maker(2.0))
+    assert Keyed(lambda lr: optax.sgd(lr)) != Keyed(lambda lr: optax.adam(lr))
+    assert Keyed(lambda lr: optax.sgd(lr)) != Keyed(lambda lr: optax.sgd(lr, momentum=0.9))
+
+    class Config:
+        scale = 1
+
+    f = lambda lr: optax.sgd(Config.scale * lr)  # noqa: E731
+    k1 = structural_key(f)
+    Config.scale = 2
+    assert structural_key(f) != k1  # a user's class attribute is data
