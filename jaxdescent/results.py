@@ -88,8 +88,9 @@ def index_on_axis(name: str, values, value) -> int:
             raise ValueError(f"sel: axis {name!r} is numeric; pass a number, got {value!r}.")
         hits = np.flatnonzero(values == v)
         if hits.size == 0 and values.dtype.kind == "f" and np.isfinite(v):
-            ulp = np.spacing(np.abs(values).astype(values.dtype))
-            hits = np.flatnonzero(np.abs(values - v.astype(float)) <= 64 * ulp)
+            with np.errstate(all="ignore"):  # inf labels
+                ulp = np.spacing(np.abs(values).astype(values.dtype))
+                hits = np.flatnonzero(np.abs(values - v.astype(float)) <= 64 * ulp)
         if hits.size == 1:
             return int(hits[0])
         if hits.size:
@@ -98,10 +99,15 @@ def index_on_axis(name: str, values, value) -> int:
                 f"of {values.tolist()}; use isel({name}=position)."
             )
         with np.errstate(all="ignore"):
-            near = values[int(np.nanargmin(np.abs(values.astype(float) - float(v))))]
+            gaps = np.abs(values.astype(float) - float(v))
+        near = (
+            f" (nearest: {values[int(np.nanargmin(gaps))].item()!r})"
+            if np.any(np.isfinite(gaps))
+            else ""
+        )
         raise ValueError(
-            f"sel: {name}={value!r} is not on the axis; its labels are {values.tolist()} "
-            f"(nearest: {near.item()!r}). Pass a label exactly, or use isel({name}=position)."
+            f"sel: {name}={value!r} is not on the axis; its labels are {values.tolist()}"
+            f"{near}. Pass a label exactly, or use isel({name}=position)."
         )
     hits = _static_hits(values, value)
     if len(hits) == 1:

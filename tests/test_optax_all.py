@@ -12,6 +12,7 @@ import inspect
 import types
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import optax.contrib
@@ -220,3 +221,40 @@ def test_sophia_gets_the_batch_loss_as_obj_fn():
         x = optax.apply_updates(x, updates)
     np.testing.assert_allclose(np.asarray(tr.final_params), np.asarray(x), rtol=1e-12)
     assert float(tr.final_loss) < float(tr.loss[0])
+
+
+def _checking_sgd(lr, check_obj_fn=True):
+    """SGD whose update is NaN unless its extra arguments all describe the gradient's
+    own batch: ``value`` = value_fn(x) = obj_fn(x), and ``grad`` = the gradient of
+    obj_fn at x = the gradient it is given."""
+
+    def update(grads, state, params, *, value, grad, value_fn, obj_fn, **unused):
+        fn = obj_fn if check_obj_fn else value_fn
+        v, g = jax.value_and_grad(fn)(params)
+        same = (
+            (jnp.abs(v - value) <= 1e-12 * jnp.abs(value))
+            & (value_fn(params) == value)
+            & jnp.all(jnp.abs(g - grads) <= 1e-12 * (1 + jnp.abs(grads)))
+            & jnp.all(grad == grads)
+        )
+        return jnp.where(same, -lr * grads, jnp.nan), state
+
+    return optax.GradientTransformationExtraArgs(lambda p: optax.EmptyState(), update)
+
+
+def test_extra_args_describe_the_same_minibatch():
+    # A sampled oracle (minibatches of 2 of 6 examples): every step's value, grad,
+    # value_fn and obj_fn are of the batch whose gradient the step takes. The check
+    # fails (NaN: diverged) as soon as one of them is the full objective instead.
+    x = jnp.arange(1.0, 7.0)
+    p = jd.problems.linear_regression(x, 2 * x + jnp.sin(x))
+    oracle = jd.oracles.minibatch(2)
+    tr = jd.run(p, _checking_sgd(0.01), steps=12, oracle=oracle)
+    assert not bool(tr.diverged) and float(tr.final_loss) < float(tr.loss[0])
+    full = optax.GradientTransformationExtraArgs(
+        lambda params: optax.EmptyState(),
+        lambda g, s, params, **kw: _checking_sgd(0.01).update(
+            g, s, params, **{**kw, "obj_fn": p.objective}
+        ),
+    )
+    assert bool(jd.run(p, full, steps=12, oracle=oracle).diverged)
