@@ -201,7 +201,9 @@ class SweepResult(NamedTuple):
     read only what is selected (``isel``/``sel`` or indexing); ``load()`` reads it all.
 
     Attributes:
-      axes: dict name -> values: the grid axes in order, then ``"seed"``.
+      axes: dict name -> values: the grid axes in order, then ``"seed"``; numeric axes
+        as the labels given to the grid (float64 / int64 arrays, whatever precision
+        the sweep computed in), static axes as a tuple of the objects themselves.
       trace: the `Trace` of arrays.
       meta: dict of JSON-able facts about the sweep (problem, oracle, steps ...).
     """
