@@ -5,7 +5,8 @@ sweep's cell bitwise equal to the run.
 The list is built from the two namespaces, not written by hand: every public function
 with a learning-rate parameter is an optimizer, except the ``scale_by_*`` building
 blocks; everything else is skipped with its reason. The skip table is printed at the
-end of the test session (pytest's terminal summary).
+end of the test session (pytest's terminal summary: the hook is in tests/conftest.py,
+so that it prints under xdist too).
 """
 
 import inspect
@@ -102,36 +103,23 @@ def classify():
 OPTIMIZERS, SKIPS = classify()
 
 
-class _SkipTable:
-    """Prints the skip table in pytest's terminal summary, and how each optimizer's
-    sweep cell compared with its run (``equality``: name -> "bitwise" | "rounding")."""
-
-    def __init__(self):
-        self.equality = {}
-
-    def pytest_terminal_summary(self, terminalreporter):
-        tr = terminalreporter
-        tr.section("optax optimizers: tested and skipped")
-        tr.write_line(f"tested ({len(OPTIMIZERS)}): {', '.join(OPTIMIZERS)}")
-        if self.equality:
-            rounding = [n for n, how in self.equality.items() if how != "bitwise"]
-            tr.write_line(
-                f"sweep cell == run: bitwise for {len(self.equality) - len(rounding)} of "
-                f"{len(self.equality)} checked; to float rounding for {', '.join(rounding)}"
-            )
-        tr.write_line(f"skipped ({len(SKIPS)}):")
-        for name, reason in SKIPS.items():
-            tr.write_line(f"  {name}: {reason}")
+EQUALITY = "optax_equality:"  # user property: sweep cell vs run, per optimizer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def summary(request):
-    manager = request.config.pluginmanager
-    plugin = manager.get_plugin("jd_optax_skips")
-    if plugin is None:
-        plugin = _SkipTable()
-        manager.register(plugin, "jd_optax_skips")
-    return plugin
+def summary_lines(equality: dict) -> list:
+    """The table tests/conftest.py prints in pytest's terminal summary (with or without
+    xdist): the optimizers tested, how each sweep cell compared with its run
+    (``equality``: name -> "bitwise" | "rounding"), and every skip with its reason."""
+    lines = [f"tested ({len(OPTIMIZERS)}): {', '.join(OPTIMIZERS)}"]
+    if equality:
+        rounding = [n for n, how in equality.items() if how != "bitwise"]
+        lines.append(
+            f"sweep cell == run: bitwise for {len(equality) - len(rounding)} of "
+            f"{len(equality)} checked; to float rounding for {', '.join(rounding) or 'none'}"
+        )
+    lines.append(f"skipped ({len(SKIPS)}):")
+    lines += [f"  {name}: {reason}" for name, reason in SKIPS.items()]
+    return lines
 
 
 def test_the_table_is_built_from_the_namespaces():
@@ -173,7 +161,7 @@ def _final(make, lr):
 
 
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_every_optimizer_runs_and_sweeps(name, sweep, summary):
+def test_every_optimizer_runs_and_sweeps(name, sweep, record_property):
     tr = jd.run(PROBLEM, OPTIMIZERS[name](LR), steps=STEPS)
     loss = np.asarray(tr.loss)
     assert loss.dtype == np.float64 and np.all(np.isfinite(loss)), name
@@ -194,9 +182,9 @@ def test_every_optimizer_runs_and_sweeps(name, sweep, summary):
     # (contrib.madgrad: its run moves by 1e-8 when lr moves by one ulp): there the cell
     # is within 4 times what the run moves when the learning rate is one ulp larger.
     if all(np.array_equal(got[f], want[f]) for f in FIELDS):
-        summary.equality[name] = "bitwise"
+        record_property(EQUALITY + name, "bitwise")
         return
-    summary.equality[name] = "rounding"
+    record_property(EQUALITY + name, "rounding")
     if all(np.allclose(got[f], want[f], rtol=1e-12, atol=1e-14) for f in FIELDS):
         return
     sensitivity = np.max(
