@@ -19,7 +19,7 @@ from jax.experimental import multihost_utils
 
 from jaxdescent import progress as progress_lib
 from jaxdescent._plan import SweepPlan
-from jaxdescent.results import SweepResult, axis_label, load, result_of
+from jaxdescent.results import SweepResult, axis_record, load, result_of
 from jaxdescent.store import FORMAT, Layout, MemoryStore, ZarrStore, leaf_shapes
 from jaxdescent.tiles import place, to_host
 from jaxdescent.trace import Trace
@@ -57,12 +57,7 @@ def _store(plan: SweepPlan, shapes: Trace, meta: dict, writer: bool):
 
 
 def _axes_attrs(plan: SweepPlan) -> list:
-    return [
-        {"name": a.name, "kind": "numeric"}
-        if a.numeric
-        else {"name": a.name, "kind": "labels", "labels": [axis_label(v) for v in a.values]}
-        for a in plan.grid.axes
-    ]
+    return [axis_record(a.name, a.values) for a in plan.grid.axes]
 
 
 def execute(plan: SweepPlan) -> SweepResult:

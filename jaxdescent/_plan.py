@@ -271,7 +271,7 @@ def _probe(handle: Program, spec: SweepSpec, g: Grid, problem, oracle) -> _Probe
     """Builds every static combination once, eagerly, at the first numeric values: this
     checks factories, oracles and optimizers before anything is traced or compiled.
     The shapes it derives are remembered by the program handle."""
-    first = {a.name: jnp.asarray(a.values[0]) for a in g.axes if a.numeric}
+    first = {a.name: jnp.asarray(g.values[a.name][0]) for a in g.axes if a.numeric}
     names = [n for n, _ in spec.unrolled]
     found = None
     for combo in g.combos:

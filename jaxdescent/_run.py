@@ -24,7 +24,17 @@ from jaxdescent.problem import Problem
 from jaxdescent.structural import Keyed
 from jaxdescent.trace import Logs, Trace
 
-__all__ = ["Spec", "run", "run_keys", "trajectory", "start", "advance", "record", "loop"]
+__all__ = [
+    "Spec",
+    "run",
+    "run_keys",
+    "trajectory",
+    "start",
+    "advance",
+    "extra_args",
+    "record",
+    "loop",
+]
 
 
 class _Carry(NamedTuple):
@@ -113,6 +123,30 @@ def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
     )
 
 
+def extra_args(batch_fn, value, grad) -> dict:
+    """The keyword arguments an optax ``GradientTransformationExtraArgs`` update gets,
+    all of one batch: ``value``, ``grad`` (the batch loss and gradient at x_t),
+    ``value_fn`` and ``obj_fn`` (both ``params -> batch loss``).
+
+    optax's line searches hand ``value_fn`` every extra argument its signature names
+    and reject the others, so the ``value_fn`` given here names ``obj_fn`` (and ignores
+    it): one set of arguments serves line searches (lbfgs) and Hessian estimates
+    (contrib.sophia) alike.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> kw = extra_args(lambda x: jnp.sum(x**2), 1.0, 2.0)
+      >>> sorted(kw), float(kw["value_fn"](jnp.ones(2), obj_fn=None))
+      (['grad', 'obj_fn', 'value', 'value_fn'], 2.0)
+    """
+
+    def value_fn(params, obj_fn=None):
+        del obj_fn  # forwarded by optax's line searches; the batch loss needs nothing
+        return batch_fn(params)
+
+    return dict(value=value, grad=grad, value_fn=value_fn, obj_fn=batch_fn)
+
+
 def advance(
     problem: Problem, optimizer, oracle, oracle_key, carry: _Carry, t, spec: Spec, drawn=None
 ):
@@ -127,9 +161,11 @@ def advance(
     x, state = carry.params, carry.opt_state
     batch_loss, grads, exact = oracle.evaluate(problem, x, t, oracle_key, drawn)
     if isinstance(optimizer, optax.GradientTransformationExtraArgs):
-        # Line-search methods (optax.lbfgs) also want the value and the batch loss.
-        value_fn = oracle.value_fn(problem, t, oracle_key, drawn)
-        extra = dict(value=batch_loss, grad=grads, value_fn=value_fn)
+        # Optimizers with extra arguments get every one optax defines, all of the same
+        # batch: ``value`` and ``grad`` (the batch loss and gradient at x_t: polyak_sgd,
+        # momo, lbfgs), ``value_fn`` (params -> batch loss, for line searches: lbfgs)
+        # and ``obj_fn`` (the same function, for Hessian estimates: contrib.sophia).
+        extra = extra_args(oracle.value_fn(problem, t, oracle_key, drawn), batch_loss, grads)
         updates, state = optimizer.update(grads, state, x, **extra)
     else:
         updates, state = optimizer.update(grads, state, x)

@@ -14,7 +14,7 @@ import numpy as np
 from jaxdescent.oracles import Oracle, as_oracle
 from jaxdescent.problem import Problem
 
-__all__ = ["Axis", "Grid", "Routes", "combos", "make_grid", "route", "static"]
+__all__ = ["Axis", "Grid", "Routes", "combos", "make_grid", "route", "static", "traced_values"]
 
 
 class static:  # noqa: N801 - reads as a marker: grid={"size": jd.static([1, 8])}
@@ -41,7 +41,8 @@ class static:  # noqa: N801 - reads as a marker: grid={"size": jd.static([1, 8])
 
 
 class Axis(NamedTuple):
-    """One grid axis: its name, its values (an array when numeric, else a tuple)."""
+    """One grid axis: its name and its values exactly as the user gave them (labels): a
+    float64 / int64 / bool array when numeric, else a tuple of the original objects."""
 
     name: str
     values: Any
@@ -51,8 +52,8 @@ class Axis(NamedTuple):
 class Grid(NamedTuple):
     """A grid's axes in the user's order; numeric axes flattened into grid points.
 
-    ``values[name]`` holds the numeric axis ``name``'s value at each of the
-    ``n_points`` points (C order over the numeric axes); ``unrolled`` the static
+    ``values[name]`` holds the numeric axis ``name``'s value, in the traced dtype, at
+    each of the ``n_points`` points (C order over the numeric axes); ``unrolled`` the static
     axes, whose ``n_combos`` combinations are unrolled inside one program.
     """
 
@@ -80,7 +81,9 @@ def combos(unrolled) -> list:
 
 
 def parse_axis(name, values) -> Axis:
-    """Checks one grid entry; numeric values become an array of the default dtype."""
+    """Checks one grid entry. Numeric values become the axis' labels, exactly as given:
+    float64 for floats, int64 for integers, bool for bools (`traced_values` makes the
+    numbers the program computes with)."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"grid: axis names must be identifiers (factory keywords), got {name!r}.")
     if name == "seed":
@@ -105,8 +108,7 @@ def parse_axis(name, values) -> Axis:
                 "per grid point (a 2-D table is two axes: use two grid names)."
             )
         if numeric:
-            dtype = jnp.result_type(float) if arr.dtype.kind == "f" else jnp.result_type(int)
-            vals = arr.astype(dtype if arr.dtype.kind != "b" else bool)
+            vals = _labels(name, arr)
         else:
             vals = tuple(values)
     if len(vals) == 0:
@@ -123,13 +125,76 @@ def parse_axis(name, values) -> Axis:
     return Axis(name, vals, numeric)
 
 
+def _labels(name: str, arr: np.ndarray) -> np.ndarray:
+    """A numeric axis' labels: float64 / int64 / bool, exactly the values given."""
+    if arr.dtype.kind == "b":
+        return arr.astype(bool)
+    if arr.dtype.kind == "f":
+        return arr.astype(np.float64)
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"grid[{name!r}]: integer value {int(arr.max())} does not fit in int64; "
+            "give smaller integers."
+        )
+    return arr.astype(np.int64)
+
+
+def traced_values(axis: Axis) -> np.ndarray:
+    """The values of a numeric axis in the dtype the program computes with: the default
+    float or int dtype (float32 / int32 unless ``jax_enable_x64``), bool for bools.
+
+    Raises ValueError, naming the axis, for an integer outside the traced int range
+    (it would wrap: 2**32 -> 0 in int32) and for a finite float that overflows the
+    traced float dtype (-> inf) or is nonzero but below its smallest normal number
+    (-> 0 or a denormal, which XLA may flush to 0).
+
+    Example:
+      >>> import jax
+      >>> with jax.enable_x64(False):
+      ...     traced_values(make_grid({"lr": [1e-3]}).axes[0]).dtype
+      dtype('float32')
+    """
+    labels = np.asarray(axis.values)
+    if labels.dtype.kind == "b":
+        return labels
+    if labels.dtype.kind == "f":
+        dtype = np.dtype(jnp.result_type(float))
+        info = np.finfo(dtype)
+        top, tiny = float(info.max), float(info.tiny)
+        finite = np.isfinite(labels)
+        size = np.abs(np.where(finite, labels, 0.0))
+        bad = finite & ((size > top) | ((size > 0) & (size < tiny)))
+        if np.any(bad):
+            v = float(labels[bad][0])
+            raise ValueError(
+                f"grid[{axis.name!r}]: {v!r} is outside the range of {dtype.name} "
+                f"(normal magnitudes {tiny:.3g} to {top:.3g}), "
+                f"the precision this sweep computes in; it would become "
+                f"{'inf' if abs(v) > top else '0'}. Rescale the axis, or enable "
+                "float64 with jax.config.update('jax_enable_x64', True)."
+            )
+        return labels.astype(dtype)
+    dtype = np.dtype(jnp.result_type(int))
+    info = np.iinfo(dtype)
+    bad = (labels < info.min) | (labels > info.max)
+    if np.any(bad):
+        raise ValueError(
+            f"grid[{axis.name!r}]: integer {int(labels[bad][0])} does not fit in "
+            f"{dtype.name} ({info.min} to {info.max}), the integer type this sweep "
+            "computes in (it would wrap around). Give smaller integers, floats, or "
+            "enable 64-bit integers with jax.config.update('jax_enable_x64', True)."
+        )
+    return labels.astype(dtype)
+
+
 def make_grid(grid: Mapping[str, Any]) -> Grid:
-    """The `Grid` of a ``{name: values}`` dict (checked)."""
+    """The `Grid` of a ``{name: values}`` dict (checked): the axes hold the labels as
+    given, ``values`` the flattened points in the traced dtypes (`traced_values`)."""
     if not isinstance(grid, Mapping):
         raise TypeError(f"`grid` must be a dict name -> 1-D values, got {type(grid).__name__}.")
     axes = tuple(parse_axis(name, values) for name, values in grid.items())
     numeric = [a for a in axes if a.numeric]
-    mesh = np.meshgrid(*[a.values for a in numeric], indexing="ij")
+    mesh = np.meshgrid(*[traced_values(a) for a in numeric], indexing="ij")
     values = {a.name: m.reshape(-1) for a, m in zip(numeric, mesh)}
     unrolled = tuple((a.name, a.values) for a in axes if not a.numeric)
     return Grid(axes, values, unrolled)

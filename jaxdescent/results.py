@@ -18,7 +18,16 @@ from jaxdescent.store import FORMAT as STORE_FORMAT
 from jaxdescent.store import Layout, LazyArray, trace_of
 from jaxdescent.trace import FINAL, LOGGED, Trace
 
-__all__ = ["Best", "SweepResult", "load", "axis_label", "result_of"]
+__all__ = [
+    "Best",
+    "SweepResult",
+    "axis_label",
+    "axis_record",
+    "axis_values",
+    "index_on_axis",
+    "load",
+    "result_of",
+]
 
 _FORMAT = "jaxdescent.SweepResult/1"
 
@@ -28,6 +37,141 @@ def axis_label(value) -> str:
     if isinstance(value, str):
         return value
     return getattr(value, "__name__", None) or repr(value)
+
+
+def _numeric(values) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype.kind in "biuf"
+
+
+def _is_many(value) -> bool:
+    return isinstance(value, list | tuple | np.ndarray) and np.ndim(value) > 0
+
+
+def _equal(a, b) -> bool:
+    try:
+        eq = a == b
+    except Exception:  # noqa: BLE001 - objects whose == raises are not equal
+        return False
+    return bool(eq) if isinstance(eq, bool | np.bool_) else False
+
+
+def _static_hits(values, value, exact: bool = False) -> list:
+    """Positions of ``value`` on a static axis: by identity, else by equality, else (not
+    ``exact``) by label."""
+    for same in (lambda v: v is value, lambda v: _equal(v, value)):
+        hits = [i for i, v in enumerate(values) if same(v)]
+        if hits or exact:
+            return hits
+    label = axis_label(value)
+    return [i for i, v in enumerate(values) if axis_label(v) == label]
+
+
+def index_on_axis(name: str, values, value) -> int:
+    """The position of ``value`` on the axis ``name`` whose labels are ``values``.
+
+    Numeric axes (float64 / int64 / bool labels): the label equal to ``value``, or
+    within 64 units in the last place of the label's dtype (float rounding of the
+    user's own arithmetic). Static axes (a tuple of objects): identity, then equality,
+    then the label (`axis_label`). Raises ValueError when nothing or more than one
+    entry matches, naming the axis and its labels.
+
+    Example:
+      >>> import numpy as np
+      >>> index_on_axis("lr", np.array([1e-3, 0.1, 0.3]), 0.1 * 3)
+      2
+    """
+    if _numeric(values):
+        if isinstance(value, str | bool) and values.dtype.kind != "b" or np.ndim(value) != 0:
+            raise ValueError(f"sel: axis {name!r} is numeric; pass a number, got {value!r}.")
+        v = np.asarray(value)
+        if v.dtype.kind not in "biuf":
+            raise ValueError(f"sel: axis {name!r} is numeric; pass a number, got {value!r}.")
+        hits = np.flatnonzero(values == v)
+        if hits.size == 0 and values.dtype.kind == "f" and np.isfinite(v):
+            with np.errstate(all="ignore"):  # inf labels
+                ulp = np.spacing(np.abs(values).astype(values.dtype))
+                hits = np.flatnonzero(np.abs(values - v.astype(float)) <= 64 * ulp)
+        if hits.size == 1:
+            return int(hits[0])
+        if hits.size:
+            raise ValueError(
+                f"sel: {name}={value!r} is ambiguous: it matches positions {hits.tolist()} "
+                f"of {values.tolist()}; use isel({name}=position)."
+            )
+        with np.errstate(all="ignore"):
+            gaps = np.abs(values.astype(float) - float(v))
+        near = (
+            f" (nearest: {values[int(np.nanargmin(gaps))].item()!r})"
+            if np.any(np.isfinite(gaps))
+            else ""
+        )
+        raise ValueError(
+            f"sel: {name}={value!r} is not on the axis; its labels are {values.tolist()}"
+            f"{near}. Pass a label exactly, or use isel({name}=position)."
+        )
+    hits = _static_hits(values, value)
+    if len(hits) == 1:
+        return hits[0]
+    labels = [axis_label(v) for v in values]
+    if hits:
+        raise ValueError(
+            f"sel: {name}={axis_label(value)!r} is ambiguous: it matches positions {hits} "
+            f"of {labels}; pass the object itself (matched by identity) or use "
+            f"isel({name}=position)."
+        )
+    raise ValueError(f"sel: {name}={axis_label(value)!r} is not on the axis; values are {labels}.")
+
+
+def _check_index(name: str, i, n: int):
+    """An `isel` index checked: an int in range, a slice, or a list of ints in range."""
+    if isinstance(i, slice):
+        return i
+    if isinstance(i, bool | np.bool_) or not isinstance(
+        i, int | np.integer | list | tuple | np.ndarray
+    ):
+        raise TypeError(
+            f"isel: {name}= takes an int, a slice or a list of ints (positions), got "
+            f"{i!r}; to select by value use sel({name}=...)."
+        )
+    many = np.asarray(i) if not isinstance(i, int | np.integer) else None
+    if many is not None and (many.ndim != 1 or (many.size and (many.dtype.kind not in "iu"))):
+        raise TypeError(
+            f"isel: {name}= takes an int, a slice or a 1-D list of ints, got {i!r}; "
+            f"to select by value use sel({name}=...)."
+        )
+    positions = [int(i)] if many is None else [int(j) for j in many]
+    for j in positions:
+        if not -n <= j < n:
+            raise IndexError(f"isel: {name}={j} is out of range for {n} values.")
+    return positions[0] if many is None else positions
+
+
+def _json_scalar(v) -> bool:
+    return v is None or type(v) in (str, int, float, bool)
+
+
+def axis_record(name: str, values) -> dict:
+    """How an axis is stored: ``{"name", "kind"}`` with kind "numeric" (the labels go
+    in an array ``axis/<name>``, exact), "static" (every value a JSON scalar -- str,
+    int, float, bool, None -- kept in ``values``, exact) or "labels" (other objects,
+    e.g. functions: their `axis_label` s)."""
+    if _numeric(values):
+        return {"name": name, "kind": "numeric"}
+    if all(_json_scalar(v) for v in values):
+        return {"name": name, "kind": "static", "values": list(values)}
+    return {"name": name, "kind": "labels", "labels": [axis_label(v) for v in values]}
+
+
+def axis_values(record: dict, read):
+    """The axis values of a stored `axis_record`; ``read(key)`` reads an array."""
+    kind = record.get("kind")
+    if kind == "numeric":
+        return np.asarray(read(f"axis/{record['name']}"))
+    if kind == "static":
+        return tuple(record["values"])
+    if kind == "labels":
+        return tuple(record["labels"])
+    raise ValueError(f"load: unknown kind of axis {record!r}.")
 
 
 class Best(NamedTuple):
@@ -57,7 +201,9 @@ class SweepResult(NamedTuple):
     read only what is selected (``isel``/``sel`` or indexing); ``load()`` reads it all.
 
     Attributes:
-      axes: dict name -> values: the grid axes in order, then ``"seed"``.
+      axes: dict name -> values: the grid axes in order, then ``"seed"``; numeric axes
+        as the labels given to the grid (float64 / int64 arrays, whatever precision
+        the sweep computed in), static axes as a tuple of the objects themselves.
       trace: the `Trace` of arrays.
       meta: dict of JSON-able facts about the sweep (problem, oracle, steps ...).
     """
@@ -116,26 +262,7 @@ class SweepResult(NamedTuple):
 
     # -- selection ---------------------------------------------------------------------
     def _index_of(self, name: str, value) -> int:
-        values = self.axes[name]
-        if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
-            if isinstance(value, str) or not np.isscalar(value) and np.ndim(value) != 0:
-                raise ValueError(f"sel: axis {name!r} is numeric; pass a number, got {value!r}.")
-            hits = np.flatnonzero(values == value)
-            if hits.size == 0:
-                hits = np.flatnonzero(np.isclose(values, value, rtol=1e-5, atol=0.0))
-            if hits.size == 1:
-                return int(hits[0])
-            raise ValueError(
-                f"sel: {name}={value!r} is {'ambiguous' if hits.size else 'not on the axis'}; "
-                f"values are {values.tolist()}. Use isel({name}=index) for positions."
-            )
-        for i, v in enumerate(values):
-            if v is value or axis_label(v) == axis_label(value):
-                return i
-        raise ValueError(
-            f"sel: {name}={axis_label(value)!r} is not on the axis; values are "
-            f"{[axis_label(v) for v in values]}."
-        )
+        return index_on_axis(name, self.axes[name], value)
 
     def sel(self, **by_value):
         """Selects by axis values, e.g. ``result.sel(lr=0.1, seed=3)``.
@@ -143,41 +270,67 @@ class SweepResult(NamedTuple):
         A single value drops the axis; a list keeps it with those values. When every
         axis is dropped the cell is returned as a `Trace` (equal to the `jd.run` of
         that configuration).
+
+        Numeric axes match the labels exactly as given to the grid (float64 / int64,
+        whatever precision the sweep computed in); a value within 64 units in the last
+        place of one label (float rounding, e.g. ``0.1 * 3`` for ``0.3``) matches it
+        too. Static axes match by identity, then equality, then label (the name of a
+        function, e.g. ``"decay"``); a value matching two entries raises ValueError.
+
+        Example:
+          >>> import optax, jaxdescent as jd
+          >>> r = jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr),
+          ...              {"lr": [1e-3, 0.1]}, seeds=2, steps=5)
+          >>> r.sel(lr=1e-3, seed=1).loss.shape
+          (6,)
         """
         idx = {}
         for name, value in by_value.items():
             self._check_axis(name)
-            if isinstance(value, list | tuple | np.ndarray) and not isinstance(value, str):
+            values = self.axes[name]
+            if _is_many(value) and not (
+                not _numeric(values) and _static_hits(values, value, exact=True)
+            ):
                 idx[name] = [self._index_of(name, v) for v in value]
             else:
                 idx[name] = self._index_of(name, value)
         return self.isel(**idx)
 
     def _check_axis(self, name):
+        if not isinstance(name, str):
+            raise TypeError(
+                f"axis names are strings, got {name!r}; the axes are {list(self.axes)}."
+            )
         if name not in self.axes:
             raise ValueError(f"unknown axis {name!r}; the axes are {list(self.axes)}.")
 
     def isel(self, **by_index):
-        """Selects by integer positions along axes (an int drops the axis; a list keeps it)."""
+        """Selects by integer positions along axes: an int drops the axis; a slice, or a
+        list / 1-D integer array of positions, keeps it (negative positions count from
+        the end). Anything else (floats, bools, strings) raises TypeError; a position
+        out of range raises IndexError.
+
+        Example:
+          >>> import optax, jaxdescent as jd
+          >>> r = jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr),
+          ...              {"lr": [1e-3, 0.1]}, seeds=2, steps=5)
+          >>> r.isel(lr=[1]).axes["lr"].tolist(), r.isel(lr=-1, seed=0).loss.shape
+          ([0.1], (6,))
+        """
         for name in by_index:
             self._check_axis(name)
         index = []
         axes = {}
         for name, values in self.axes.items():
-            i = by_index.get(name, slice(None))
-            if isinstance(i, int | np.integer):
-                if not -len(values) <= i < len(values):
-                    raise IndexError(f"isel: {name}={i} is out of range for {len(values)} values.")
-                index.append(int(i))
+            i = _check_index(name, by_index.get(name, slice(None)), len(values))
+            index.append(i)
+            if isinstance(i, int):
+                continue
+            if isinstance(values, np.ndarray):
+                axes[name] = values[i]
             else:
-                if not isinstance(i, slice):
-                    i = list(i)
-                index.append(i)
-                axes[name] = (
-                    np.asarray(values)[i]
-                    if isinstance(values, np.ndarray)
-                    else tuple(np.asarray(values, dtype=object)[i].tolist())
-                )
+                positions = range(len(values))[i] if isinstance(i, slice) else i
+                axes[name] = tuple(values[j] for j in positions)
 
         # Apply one axis at a time so list indices never broadcast against each other.
         def take(a):
@@ -204,7 +357,30 @@ class SweepResult(NamedTuple):
     def unstable(self, factor: float = 1.0):
         """Runs that diverged (non-finite) or whose final loss ended above ``factor`` times
         their initial loss: a blow-up criterion that does not depend on the precision
-        (float32 overflows long before float64)."""
+        (float32 overflows long before float64).
+
+        Args:
+          factor: a positive, finite number.
+
+        Returns:
+          A bool array shaped like ``final_loss`` (one entry per run).
+
+        Example:
+          >>> import optax, jaxdescent as jd
+          >>> r = jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr),
+          ...              {"lr": [0.1, 5.0]}, seeds=1, steps=5)
+          >>> r.unstable().tolist()
+          [[False], [True]]
+        """
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float | np.integer | np.floating)
+            or not np.isfinite(factor)
+            or factor <= 0
+        ):
+            raise ValueError(
+                f"unstable: `factor` must be a positive, finite number, got {factor!r}."
+            )
         loss = np.asarray(self.loss, dtype=float)
         with np.errstate(invalid="ignore"):
             grew = ~(loss[..., -1] <= factor * loss[..., 0])
@@ -214,7 +390,6 @@ class SweepResult(NamedTuple):
     _PER_RUN = tuple(f for f in LOGGED + FINAL if f not in ("diverged", "diverged_at"))
 
     def _reduce(self, axis: str, fn, new_axes: dict):
-        self._check_axis(axis)
         pos = list(self.axes).index(axis)
 
         def red(a):
@@ -237,16 +412,51 @@ class SweepResult(NamedTuple):
 
     def mean(self, axis: str = "seed"):
         """The mean over one axis (e.g. ``"seed"``); ``diverged`` becomes "any run diverged"
-        and ``diverged_at`` the earliest such step. Non-finite values propagate."""
+        and ``diverged_at`` the earliest such step. Non-finite values propagate.
+
+        Returns a `SweepResult` without ``axis``, or a `Trace` when it was the last axis.
+
+        Example:
+          >>> import optax, jaxdescent as jd
+          >>> r = jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr),
+          ...              {"lr": [0.01, 0.1]}, seeds=3, steps=5)
+          >>> list(r.mean("seed").axes), r.mean("lr").loss.shape
+          (['lr'], (3, 6))
+        """
+        self._check_axis(axis)
         axes = {k: v for k, v in self.axes.items() if k != axis}
         return self._reduce(axis, lambda a, p: np.mean(a, axis=p), axes)
 
     def quantile(self, q, axis: str = "seed"):
-        """Quantile(s) ``q`` over one axis. A list of q adds a leading ``"quantile"`` axis."""
+        """Quantile(s) ``q`` (in [0, 1]) over one axis. A list of q adds a leading
+        ``"quantile"`` axis; a single q drops ``axis`` (a `Trace` when it was the last).
+
+        Example:
+          >>> import optax, jaxdescent as jd
+          >>> r = jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr),
+          ...              {"lr": [0.01, 0.1]}, seeds=3, steps=5)
+          >>> r.quantile([0.1, 0.9]).final_loss.shape
+          (2, 2)
+        """
+        self._check_axis(axis)
+        try:
+            qs = np.asarray(q, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"quantile: `q` must be a number or a list of numbers, got {q!r}."
+            ) from None
+        if isinstance(q, bool) or qs.ndim > 1 or qs.size == 0 or not np.all((qs >= 0) & (qs <= 1)):
+            raise ValueError(
+                f"quantile: `q` must be a number in [0, 1] or a 1-D list of them, got {q!r}."
+            )
+        if "quantile" in self.axes and qs.ndim:
+            raise ValueError(
+                "quantile: the result already has a 'quantile' axis; select one first."
+            )
         axes = {k: v for k, v in self.axes.items() if k != axis}
-        if np.ndim(q):
-            axes = {"quantile": np.asarray(q, dtype=float), **axes}
-        return self._reduce(axis, lambda a, p: np.quantile(a, q, axis=p), axes)
+        if qs.ndim:
+            axes = {"quantile": qs, **axes}
+        return self._reduce(axis, lambda a, p: np.quantile(a, qs, axis=p), axes)
 
     def best(self, axis: str = "lr", metric: str = "final_loss", reduce: str = "median"):
         """The best value of ``axis`` for every combination of the other grid axes.
@@ -254,32 +464,73 @@ class SweepResult(NamedTuple):
         The score of a configuration is the ``reduce`` ("median" or "mean") over seeds of
         ``metric`` ("final_loss", "best_loss" = the lowest logged loss, or the last value
         of a logged metric), ignoring runs that diverged; a configuration whose every
-        seed diverged scores +inf. Returns a `Best` with the chosen values, their scores,
-        and the result restricted to them (``axis`` removed).
+        seed diverged scores +inf (lower is better). A result without a seed axis (one
+        seed selected) scores each configuration by its one run.
+
+        Args:
+          axis: a grid axis (numeric or static), not ``"seed"``.
+          metric: "final_loss", "best_loss" or the name of a logged metric.
+          reduce: "median" or "mean".
+
+        Returns:
+          A `Best`: ``values`` the chosen labels, ``index`` their positions and
+          ``score`` their scores, each shaped like the other grid axes (0-d, or the
+          label itself for a static axis, when ``axis`` is the only grid axis), and
+          ``result`` the result restricted to them (``axis`` removed).
+
+        Example:
+          >>> import optax, jaxdescent as jd
+          >>> r = jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr),
+          ...              {"lr": [0.01, 0.1, 0.3]}, seeds=2, steps=20)
+          >>> float(r.best("lr").values)
+          0.3
         """
         self._check_axis(axis)
-        if axis == "seed" or "seed" not in self.axes:
-            raise ValueError("best: choose a grid axis of a result that still has its seed axis.")
+        if axis == "seed":
+            raise ValueError("best: `axis` must be a grid axis; 'seed' is averaged over.")
+        choices = ("final_loss", "best_loss", *self.metrics)
+        if not isinstance(metric, str) or metric not in choices:
+            raise ValueError(f"best: unknown `metric` {metric!r}; choose one of {list(choices)}.")
+        if reduce not in ("median", "mean"):
+            raise ValueError(f"best: `reduce` must be 'median' or 'mean', got {reduce!r}.")
         if metric == "final_loss":
             score = np.asarray(self.final_loss, dtype=float)
         elif metric == "best_loss":
             loss = np.asarray(self.loss, dtype=float)
             score = np.min(np.where(np.isfinite(loss), loss, np.inf), axis=-1)
         else:
-            score = np.asarray(self.metrics[metric], dtype=float)[..., -1]
+            metric_values = np.asarray(self.metrics[metric])
+            if metric_values.shape[: len(self.shape) + 1] != self.shape + (len(self.step),):
+                raise ValueError(
+                    f"best: metric {metric!r} is not one number per logged step "
+                    f"(shape {metric_values.shape}); choose a scalar metric."
+                )
+            score = metric_values.astype(float)[..., -1]
+            if score.ndim != len(self.shape):
+                raise ValueError(f"best: metric {metric!r} is not a scalar per step.")
         score = np.where(np.asarray(self.diverged) | ~np.isfinite(score), np.nan, score)
-        seed_pos = list(self.axes).index("seed")
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            agg = (np.nanmedian if reduce == "median" else np.nanmean)(score, axis=seed_pos)
+        names = list(self.axes)
+        if "seed" in self.axes:
+            seed_pos = names.index("seed")
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                agg = (np.nanmedian if reduce == "median" else np.nanmean)(score, axis=seed_pos)
+            names.remove("seed")
+        else:
+            agg = score
         agg = np.where(np.isnan(agg), np.inf, agg)
-        names = [n for n in self.axes if n != "seed"]
         pos = names.index(axis)
-        index = np.argmin(agg, axis=pos)
+        index = np.asarray(np.argmin(agg, axis=pos))
         chosen = np.take_along_axis(agg, np.expand_dims(index, pos), pos).squeeze(pos)
-        values = np.asarray(self.axes[axis], dtype=object)[index]
-        if isinstance(self.axes[axis], np.ndarray):
-            values = values.astype(self.axes[axis].dtype)
+        labels = self.axes[axis]
+        if isinstance(labels, np.ndarray):
+            values = labels[index]
+        else:
+            values = np.empty(index.shape, dtype=object)
+            for at in np.ndindex(index.shape):
+                values[at] = labels[int(index[at])]
+            if values.ndim == 0:
+                values = values[()]
 
         def pick(a):
             if a is None:
@@ -292,9 +543,8 @@ class SweepResult(NamedTuple):
         fields = LOGGED + FINAL
         picked = {f: _map(pick, getattr(self, f)) for f in fields}
         axes = {k: v for k, v in self.axes.items() if k != axis}
-        return Best(
-            values=values, index=index, score=chosen, result=self.replace(axes=axes, **picked)
-        )
+        result = self.replace(axes=axes, **picked) if axes else Trace(step=self.step, **picked)
+        return Best(values=values, index=index, score=chosen, result=result)
 
     # -- interop -----------------------------------------------------------------------
     def to_xarray(self):
@@ -365,13 +615,10 @@ class SweepResult(NamedTuple):
         arrays: dict[str, np.ndarray] = {}
         meta: dict[str, Any] = {"format": _FORMAT, "meta": self.meta, "axes": []}
         for name, values in self.axes.items():
-            if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+            record = axis_record(name, values)
+            if record["kind"] == "numeric":
                 arrays[f"axis/{name}"] = np.asarray(values)
-                meta["axes"].append({"name": name, "kind": "numeric"})
-            else:
-                meta["axes"].append(
-                    {"name": name, "kind": "labels", "labels": [axis_label(v) for v in values]}
-                )
+            meta["axes"].append(record)
         for field in ("step", "loss", "grad_norm", "final_loss", "diverged", "diverged_at"):
             arrays[field] = np.asarray(getattr(self, field))
         for field in ("params", "final_params"):
@@ -462,14 +709,7 @@ def _load_store(path: str) -> SweepResult:
             f"load: {path} is an unfinished sweep store; run the same jd.sweep(..., out=...) "
             "call again to finish it."
         )
-    axes = {}
-    for ax in attrs["axes"]:
-        name = ax["name"]
-        axes[name] = (
-            np.asarray(group[f"axis/{name}"][...])
-            if ax["kind"] == "numeric"
-            else tuple(ax["labels"])
-        )
+    axes = {ax["name"]: axis_values(ax, lambda key: group[key][...]) for ax in attrs["axes"]}
     layout = Layout.of(
         [Axis(ax["name"], axes[ax["name"]], ax["kind"] == "numeric") for ax in attrs["axes"]]
     )
@@ -482,8 +722,9 @@ def load(path) -> SweepResult:
     back as NumPy) or streamed by ``jd.sweep(..., out='x.zarr')`` (a store: arrays come
     back lazily, `LazyArray`).
 
-    Numeric axes and all arrays round-trip exactly; non-numeric axis values (e.g.
-    schedule functions) come back as their labels (names).
+    Numeric axes (their labels as given: float64 / int64), static axes of plain
+    values (str, int, float, bool, None) and all arrays round-trip exactly; other
+    static values (e.g. schedule functions) come back as their labels (names).
     """
     if os.path.isdir(os.fspath(path)):
         try:
@@ -498,11 +739,7 @@ def load(path) -> SweepResult:
     meta = json.loads(arrays.pop("__meta__").tobytes().decode())
     if meta.get("format") != _FORMAT:
         raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
-    axes = {}
-    for ax in meta["axes"]:
-        axes[ax["name"]] = (
-            arrays[f"axis/{ax['name']}"] if ax["kind"] == "numeric" else tuple(ax["labels"])
-        )
+    axes = {ax["name"]: axis_values(ax, arrays.__getitem__) for ax in meta["axes"]}
     trace = Trace(
         step=arrays["step"],
         loss=arrays["loss"],

@@ -49,3 +49,25 @@ def float32():
     """Runs a test in float32, as users run the experiments (x64 is on for the rest)."""
     with jax.enable_x64(False):
         yield
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints tests/test_optax_all.py's table (optimizers tested, each sweep cell's
+    equality with its run, every skipped name with its reason) when that file ran."""
+    reports = [
+        r
+        for rs in terminalreporter.stats.values()
+        for r in rs
+        if getattr(r, "when", None) == "call" and "test_optax_all.py" in getattr(r, "nodeid", "")
+    ]
+    if not reports:
+        return
+    import test_optax_all
+
+    prefix = test_optax_all.EQUALITY
+    equality = {
+        k[len(prefix) :]: v for r in reports for k, v in r.user_properties if k.startswith(prefix)
+    }
+    terminalreporter.section("optax optimizers: tested and skipped")
+    for line in test_optax_all.summary_lines(equality):
+        terminalreporter.write_line(line)
