@@ -12,6 +12,7 @@ which must therefore be on a filesystem every process sees.
 from __future__ import annotations
 
 import os
+import warnings
 
 import jax
 import numpy as np
@@ -20,7 +21,15 @@ from jax.experimental import multihost_utils
 from jaxdescent import progress as progress_lib
 from jaxdescent._plan import SweepPlan
 from jaxdescent.results import SweepResult, axis_record, load, result_of
-from jaxdescent.store import FORMAT, Layout, MemoryStore, ZarrStore, leaf_shapes
+from jaxdescent.store import (
+    FORMAT,
+    Layout,
+    MemoryStore,
+    ZarrStore,
+    check_stored,
+    leaf_shapes,
+    npz_fingerprint,
+)
 from jaxdescent.tiles import place, to_host
 from jaxdescent.trace import Trace
 
@@ -75,16 +84,22 @@ def execute(plan: SweepPlan) -> SweepResult:
     axes = {a.name: a.values for a in plan.grid.axes}
     axes["seed"] = plan.seeds
     writer = jax.process_index() == 0
+    if plan.out is not None:
+        _check_out(plan, writer)
     done = None
     if plan.store == "npz" and writer and os.path.exists(plan.out):
-        done = load(plan.out)
-        if done.meta.get("fingerprint") != plan.fingerprint:
-            done = None
+        try:
+            done = load(plan.out)
+        except ValueError as e:  # damaged: computed again (the plan checked it is ours)
+            warnings.warn(f"{e} It is computed again.", stacklevel=2)
+        if done is not None and done.meta.get("fingerprint") != plan.fingerprint:
+            done = None  # another computation's, and overwrite=True
     if plan.store == "npz" and _from_process_0(done is not None):  # finished before
         return (done if writer else _read_back(plan)).replace(axes=axes)
     shapes = _tile_shapes(plan)
     store = _store(plan, shapes, meta, writer)
-    finished = _from_process_0(store.done(plan.tiling.count))
+    bounds = [plan.tiling.bounds(i) for i in range(plan.tiling.count)]
+    finished = _from_process_0(store.done(bounds) if writer else np.zeros(len(bounds), bool))
     n_steps = plan.spec.run.steps * len(plan.grid.combos)
     bar = progress_lib.Bar(plan.tiling.count * n_steps) if plan.progress else None
     sink = plan.program.sink
@@ -120,13 +135,39 @@ def execute(plan: SweepPlan) -> SweepResult:
         result = result_of(store.arrays(), axes, layout, meta, in_memory=False)
         if plan.store == "npz":  # a result that fits in memory, saved as one file
             result = result.load()
-            result.save(plan.out)
+            if not _saved(plan):  # (a twin process may have saved it meanwhile)
+                result.save(plan.out)
             store.clear()
+        else:
+            store.release()
     if jax.process_count() > 1:
         multihost_utils.sync_global_devices("jaxdescent.execute: out written")
         if not writer:
             result = _read_back(plan).replace(axes=axes)
     return result
+
+
+def _check_out(plan: SweepPlan, writer: bool) -> None:
+    """`check_stored` on process 0, its verdict raised on every process."""
+    refused = None
+    if writer:
+        try:
+            check_stored(plan.out, plan.store, plan.fingerprint, plan.overwrite)
+        except ValueError as e:
+            refused = str(e)
+    if _from_process_0(refused is not None):
+        raise ValueError(refused or f"process 0 refused out={plan.out!r}: see its error.")
+
+
+def _saved(plan: SweepPlan) -> bool:
+    """Whether ``plan.out`` holds this sweep's result, intact."""
+    if npz_fingerprint(plan.out) != plan.fingerprint:
+        return False
+    try:
+        load(plan.out)
+    except ValueError:
+        return False
+    return True
 
 
 def _from_process_0(x) -> np.ndarray:

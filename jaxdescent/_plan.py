@@ -12,6 +12,8 @@ The runtime's and compiler's own memory (a few hundred MiB) comes on top.
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -28,8 +30,8 @@ from jaxdescent.grid import Grid, make_grid, route
 from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem
 from jaxdescent.program import POINT, Program, SweepSpec, program, shape_key
-from jaxdescent.results import axis_label
-from jaxdescent.store import fingerprint
+from jaxdescent.results import axis_label, axis_record
+from jaxdescent.store import FORMAT, check_stored, fingerprint
 from jaxdescent.tiles import Tiling, choose_tiling, place, resolve_devices
 
 __all__ = ["DRAW_AHEAD_BYTES", "DRAW_AHEAD_TOTAL", "SweepPlan", "plan"]
@@ -58,6 +60,7 @@ class SweepPlan(NamedTuple):
         set (None until measured: with a budget it is, before anything runs);
         predicted_peak: what the sweep holds at once (result in memory + one tile).
       memory_budget: the budget, or None.
+      overwrite: whether a result of another fingerprint under ``out`` is replaced.
       progress: whether a bar is shown.
       fingerprint: a hash of what decides the results (for resuming ``out``).
       meta: JSON-able facts stored with the result (problem, oracle, steps, tiles ...).
@@ -80,6 +83,7 @@ class SweepPlan(NamedTuple):
     progress: bool
     fingerprint: str | None
     meta: dict
+    overwrite: bool = False
 
     def tile_inputs(self, i: int):
         """Tile ``i``'s grid values (dict name -> (P,)) and seeds ((S,)), padded."""
@@ -118,6 +122,7 @@ def plan(
     memory_budget: float | None = None,
     devices=None,
     out=None,
+    overwrite: bool = False,
     progress: bool | None = None,
     unroll: int = 1,
 ) -> SweepPlan:
@@ -206,13 +211,11 @@ def plan(
         peak = result_held + tile_bytes
     fp = None
     if out is not None:
-        fp = fingerprint(
-            [_spec_label(spec), probe.problem.name, repr(probe.oracle)],
-            {k: v for k, v in g.values.items()},
-            seed_values,
-            jax.tree.leaves(problem_arg),
-            jax.tree.leaves(oracle_arg),
+        fp = _fingerprint(
+            _plan(spec, handle, problem_arg, oracle_arg, g, seed_values, tiling, device_list)
         )
+        if jax.process_count() == 1:  # with several, `execute` checks on process 0
+            check_stored(out, store, fp, overwrite)
     return SweepPlan(
         spec=spec,
         program=handle,
@@ -230,6 +233,7 @@ def plan(
         memory_budget=budget,
         progress=show,
         fingerprint=fp,
+        overwrite=bool(overwrite),
         meta={
             "problem": probe.problem.name,
             "oracle": repr(probe.oracle),
@@ -423,3 +427,34 @@ def _spec_label(spec: SweepSpec) -> list:
         [[n, f if isinstance(f, str) else _name(f)] for n, f in run.metrics],
         average if average is None or isinstance(average, str) else _name(average),
     ]
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _fingerprint(p: SweepPlan) -> str:
+    """What decides the numbers of ``p``: the text of its tile program (lowered, not
+    compiled; without progress reports, which change no number), every argument
+    array, the seeds, the axes' labels, the tiling, x64 mode and the versions."""
+    values, seeds = p.tile_inputs(0)
+    spec = p.spec._replace(in_loop_progress=False)
+    avals = shape_key((p.problem, p.oracle, values, seeds))
+    text = p.program.remember(
+        None if avals is None else ("text", p.program.keyed(spec), avals),
+        lambda: p.program.lower(p.problem, p.oracle, values, seeds, spec).as_text(),
+    )
+    t = p.tiling
+    return fingerprint(
+        [FORMAT, text, *(_version(n) for n in ("jax", "jaxlib", "jaxdescent"))],
+        [bool(jax.config.jax_enable_x64), t.points, t.seeds, t.shard or ""],
+        [json.dumps(axis_record(a.name, a.values), default=repr) for a in p.grid.axes],
+        {a.name: np.asarray(a.values) for a in p.grid.axes if a.numeric},
+        dict(p.grid.values),
+        p.seeds,
+        jax.tree.leaves(p.problem),
+        jax.tree.leaves(p.oracle),
+    )

@@ -33,6 +33,7 @@ def sweep(
     memory_budget: float | None = None,
     devices=None,
     out=None,
+    overwrite: bool = False,
     progress: bool | None = None,
     unroll: int = 1,
 ) -> SweepResult:
@@ -65,7 +66,13 @@ def sweep(
         store and the result comes back lazily, never held in memory whole;
         ``'x.npz'``: tiles stream to ``x.npz.partial`` and the result is saved as one
         file. Either way a killed sweep resumes: the same call computes only the
-        missing tiles; a finished ``out`` is read back, not recomputed.
+        missing tiles; a finished ``out`` is read back, not recomputed. Whether a
+        stored result is this sweep's is decided by its fingerprint: a hash of the
+        compiled program's text (the traced code and every constant it closes over),
+        every argument array, seeds, labels, tiling, x64 mode and versions.
+      overwrite: replace a result stored under ``out`` by another computation
+        (another fingerprint); by default that is a ``ValueError`` and the stored
+        result is kept.
       progress: a bar of steps (default: on in a terminal, off under CI), advanced
         per tile; in-loop reports only for long tiles (`jaxdescent.progress`).
 
@@ -85,6 +92,6 @@ def sweep(
         problem, make_optimizer, grid, seeds=seeds, steps=steps, oracle=oracle,
         log_every=log_every, keep_params=keep_params, metrics=metrics, average=average,
         chunk_size=chunk_size, memory_budget=memory_budget, devices=devices, out=out,
-        progress=progress, unroll=unroll,
+        overwrite=overwrite, progress=progress, unroll=unroll,
     )  # fmt: skip
     return execute(decided)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 from typing import Any, NamedTuple
 
@@ -15,7 +15,7 @@ import zarr
 
 from jaxdescent.grid import Axis
 from jaxdescent.store import FORMAT as STORE_FORMAT
-from jaxdescent.store import Layout, LazyArray, trace_of
+from jaxdescent.store import Layout, LazyArray, trace_of, write_file
 from jaxdescent.trace import FINAL, LOGGED, Trace
 
 __all__ = [
@@ -611,7 +611,8 @@ class SweepResult(NamedTuple):
     # -- saving ------------------------------------------------------------------------
     def save(self, path) -> None:
         """Writes the result to ``path`` (an .npz file) atomically: a crash mid-save never
-        leaves a truncated file under ``path``. `jd.load` reads it back exactly."""
+        leaves a truncated file under ``path``. `jd.load` reads it back exactly, and
+        checks every array against the checksum saved with it."""
         arrays: dict[str, np.ndarray] = {}
         meta: dict[str, Any] = {"format": _FORMAT, "meta": self.meta, "axes": []}
         for name, values in self.axes.items():
@@ -626,6 +627,7 @@ class SweepResult(NamedTuple):
         meta["metrics"] = list(self.metrics)
         for name, values in self.metrics.items():
             arrays[f"metrics/{name}"] = np.asarray(values)
+        meta["checksums"] = {k: _checksum(a) for k, a in arrays.items()}
         arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         _atomic_write(os.fspath(path), arrays)
 
@@ -664,21 +666,17 @@ def _decode_tree(spec, arrays):
 
 
 def _atomic_write(path: str, arrays: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getbuffer())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_file(path, buf.getvalue())
+
+
+def _checksum(a: np.ndarray) -> str:
+    a = np.asarray(a)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 def _map(fn, tree):
@@ -734,11 +732,7 @@ def load(path) -> SweepResult:
         if fmt != STORE_FORMAT:
             raise ValueError(f"load: {path} is not a jaxdescent sweep store.")
         return _load_store(os.fspath(path))
-    with np.load(os.fspath(path), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(arrays.pop("__meta__").tobytes().decode())
-    if meta.get("format") != _FORMAT:
-        raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
+    arrays, meta = _read_npz(os.fspath(path))
     axes = {ax["name"]: axis_values(ax, arrays.__getitem__) for ax in meta["axes"]}
     trace = Trace(
         step=arrays["step"],
@@ -751,4 +745,55 @@ def load(path) -> SweepResult:
         diverged=arrays["diverged"],
         diverged_at=arrays["diverged_at"],
     )
+    _check_shapes(path, axes, trace)
     return SweepResult(axes=axes, trace=trace, meta=meta["meta"])
+
+
+def _read_npz(path: str) -> tuple[dict, dict]:
+    """The arrays and meta of a saved result, checked: a file that is not one, or
+    whose arrays do not match their checksums, raises a ValueError naming it."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no such file {path!r}.")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):
+                raise ValueError("a single array, not an .npz archive")
+            arrays = {k: z[k] for k in z.files}
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+    except Exception as e:
+        raise ValueError(
+            f"load: {path} is not a jaxdescent result, or it is damaged ({type(e).__name__}: "
+            f"{e}); results are saved by SweepResult.save or jd.sweep(..., out='x.npz')."
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
+    sums = meta.get("checksums")
+    if sums is not None:
+        bad = sorted(
+            k
+            for k in set(sums) | set(arrays)
+            if k not in arrays or sums.get(k) != _checksum(arrays[k])
+        )
+        if bad:
+            raise ValueError(
+                f"load: {path} is damaged: {bad[:5]} do not match the checksums saved with "
+                "them; run the sweep again (or restore the file)."
+            )
+    return arrays, meta
+
+
+def _check_shapes(path, axes: dict, trace: Trace) -> None:
+    """Every stored array is shaped (*axes, ...) as the axes say."""
+    shape = tuple(len(v) for v in axes.values())
+    n_log = len(trace.step)
+    for field in LOGGED + FINAL:
+        for a in jax.tree.leaves(getattr(trace, field)):
+            head = tuple(a.shape[: len(shape)])
+            logged = field in LOGGED
+            if head != shape or (logged and (a.ndim <= len(shape) or a.shape[len(shape)] != n_log)):
+                raise ValueError(
+                    f"load: {path} is damaged: {field} has shape {tuple(a.shape)}, but its axes "
+                    f"{list(axes)} give {shape}"
+                    + (f" and {n_log} logged steps" if logged else "")
+                    + "."
+                )

@@ -22,19 +22,38 @@ dimension names, so ``xarray.open_zarr(path)`` opens it (dims ``combo``, ``step`
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
+import tempfile
+import uuid
+import warnings
 from typing import NamedTuple
 
+import filelock
 import jax
 import numpy as np
 import zarr
 
 from jaxdescent.trace import FINAL, LOGGED, Trace
 
-__all__ = ["FORMAT", "LazyArray", "Layout", "MemoryStore", "ZarrStore", "fingerprint"]
+__all__ = [
+    "FORMAT",
+    "MANIFEST",
+    "LazyArray",
+    "Layout",
+    "MemoryStore",
+    "ZarrStore",
+    "check_stored",
+    "fingerprint",
+    "npz_fingerprint",
+    "read_manifest",
+    "tile_checksum",
+    "write_file",
+]
 
 FORMAT = "jaxdescent.SweepStore/1"
 
@@ -231,8 +250,8 @@ class MemoryStore:
             )
         return self._arrays
 
-    def done(self, n_tiles: int) -> np.ndarray:
-        return np.zeros(n_tiles, bool)
+    def done(self, bounds: list) -> np.ndarray:
+        return np.zeros(len(bounds), bool)
 
     def write(self, i: int, outs: tuple, bounds) -> None:
         if self._arrays is None and len(outs) == 1 and self._whole(outs[0]):
@@ -275,67 +294,267 @@ def _is_spec(x) -> bool:
     return isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], tuple)
 
 
-class ZarrStore:
-    """A sweep's result on disk (module docstring). ``open`` reuses a store of the same
-    sweep (fingerprint and tiling) and starts any other afresh; ``write`` stores a
-    tile and then marks it finished; only ``writer`` processes write."""
+MANIFEST = ".jaxdescent.json"  # a store's manifest: jaxdescent made this folder
 
-    def __init__(self, path: str, group, writer: bool = True):
-        self.path, self.group, self.writer = path, group, writer
+
+def _lock(path: str) -> filelock.FileLock:
+    """The lock of the store at ``path`` (a file beside it, ``<path>.lock``): held
+    while a store is created, a tile is written or the store is finished/removed."""
+    return filelock.FileLock(os.fspath(path) + ".lock")
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically: a temp file of a unique name, created
+    exclusively (a link planted there is never followed), flushed, given the
+    permissions the umask allows, then renamed over ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def read_manifest(path: str) -> dict | None:
+    """The manifest of the store at ``path``; None when it has none (or it is not
+    one jaxdescent can read)."""
+    try:
+        with open(os.path.join(path, MANIFEST)) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
+
+
+def check_stored(out: str, kind: str, fp: str, overwrite: bool) -> None:
+    """Raises before a sweep runs when ``out`` holds something it must not replace:
+    a result of another fingerprint (unless ``overwrite``), or a folder jaxdescent
+    did not make (always)."""
+    stores = [out] if kind == "zarr" else [out + ".partial"]
+    for path in stores:
+        if not os.path.lexists(path):
+            continue
+        manifest = read_manifest(path) if os.path.isdir(path) else None
+        if manifest is None:
+            raise ValueError(
+                f"{path!r} exists and is not a jaxdescent store (no {MANIFEST} in it); "
+                "jaxdescent never deletes what it did not make: remove it, or choose "
+                "another `out`."
+            )
+        if manifest.get("fingerprint") != fp and not overwrite:
+            raise ValueError(_other_result(path))
+    if kind == "npz" and os.path.exists(out) and not overwrite:
+        stored = npz_fingerprint(out)
+        if stored != fp:
+            raise ValueError(_other_result(out))
+
+
+def _other_result(path: str) -> str:
+    return (
+        f"{path!r} holds the result of another computation (its fingerprint differs: "
+        "the code, data, grid, seeds, tiling or versions changed); it is kept. Pass "
+        "overwrite=True to replace it, or choose another `out`."
+    )
+
+
+def npz_fingerprint(path: str) -> str | None:
+    """The fingerprint stored in an .npz result (None: none, or not readable)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["__meta__"]).decode())
+    except Exception:
+        return None
+    return (meta.get("meta") or {}).get("fingerprint")
+
+
+def tile_checksum(arrays: Trace, bounds) -> str:
+    """A hash of one tile's region of every stored array (what its mark records)."""
+    p0, p1, s0, s1 = bounds
+    h = hashlib.sha256()
+    for field in LOGGED + FINAL:
+        for d in jax.tree.leaves(getattr(arrays, field)):
+            region = d[:, :, p0:p1, s0:s1] if field in LOGGED else d[:, p0:p1, s0:s1]
+            h.update(np.ascontiguousarray(np.asarray(region)).tobytes())
+    return h.hexdigest()
+
+
+class ZarrStore:
+    """A sweep's result on disk (module docstring). ``open`` reuses a store of the
+    same sweep (fingerprint and tiling) and starts any other of its own afresh;
+    ``write`` stores a tile and then its mark; only ``writer`` processes write.
+
+    Faults: a tile is finished only when its mark holds the store's fingerprint, the
+    tile's index and bounds and a checksum of its data that the data still match;
+    ``done`` checks every mark and reports any other tile as missing (with a warning
+    naming the file), so a damaged, foreign or altered tile is recomputed, never used.
+    Several processes may run the same sweep on one store: creating it, writing a
+    tile (skipped when another process has finished it) and finishing it are done
+    under a lock, and a process removes a store only when no other still uses it.
+    """
+
+    def __init__(self, path: str, group, writer: bool = True, fingerprint: str | None = None):
+        self.path, self.group, self.writer, self.fingerprint = path, group, writer, fingerprint
+        self.lease = None
 
     @classmethod
     def open(cls, path, shapes: Trace, attrs: dict, tile_chunks, extras: dict, writer=True):
         """``extras``: name -> (array, dimension names) stored beside the leaves."""
         path = os.fspath(path)
-        same = False
-        if writer and os.path.isdir(path):
-            try:
-                old = dict(zarr.open_group(path, mode="r").attrs)
-                same = {k: old.get(k) for k in ("format", "fingerprint", "tiling")} == {
-                    k: attrs.get(k) for k in ("format", "fingerprint", "tiling")
-                }
-            except Exception:  # not a store of ours, or a damaged one: start afresh
-                same = False
+        fp = attrs.get("fingerprint")
+        if not writer:
+            return cls(path, zarr.open_group(path, mode="r"), writer, fp)
+        keys = ("format", "fingerprint", "tiling")
+        with _lock(path):
+            manifest = read_manifest(path) if os.path.isdir(path) else None
+            if os.path.lexists(path) and manifest is None:
+                raise ValueError(
+                    f"{path!r} exists and is not a jaxdescent store (no {MANIFEST} in it); "
+                    "remove it, or choose another `out`."
+                )
+            same = manifest is not None and all(manifest.get(k) == attrs.get(k) for k in keys)
+            if same:
+                try:
+                    zarr.open_group(path, mode="r")
+                except Exception:  # our store, damaged beyond its tiles: start afresh
+                    warnings.warn(
+                        f"{path}: the store's metadata is unreadable; starting afresh.",
+                        stacklevel=3,
+                    )
+                    same = False
+            if manifest is not None and not same:
+                shutil.rmtree(path)  # ours (it has our manifest), of another sweep or damaged
             if not same:
-                shutil.rmtree(path)
-        if writer and not same:
-            group = zarr.open_group(path, mode="w", zarr_format=3)
-            group.attrs.update(attrs)
-            _create_arrays(group, shapes, tile_chunks)
-            for name, (a, dims) in extras.items():
-                a = np.asarray(a)
-                group.create_array(name, data=a, chunks=a.shape or None, dimension_names=dims)
-            os.makedirs(os.path.join(path, ".tiles"), exist_ok=True)
-        return cls(path, zarr.open_group(path, mode="r+" if writer else "r"), writer)
+                os.makedirs(path)
+                group = zarr.open_group(path, mode="w", zarr_format=3)
+                group.attrs.update(attrs)
+                _create_arrays(group, shapes, tile_chunks)
+                for name, (a, dims) in extras.items():
+                    a = np.asarray(a)
+                    group.create_array(name, data=a, chunks=a.shape or None, dimension_names=dims)
+                os.makedirs(os.path.join(path, ".tiles"), exist_ok=True)
+                manifest = json.dumps({k: attrs.get(k) for k in keys}).encode()
+                write_file(os.path.join(path, MANIFEST), manifest)  # last: the store is whole
+            store = cls(path, zarr.open_group(path, mode="r+"), writer, fp)
+            store.lease = store._take_lease()
+        return store
+
+    # -- leases: which processes use the store (so none removes it under another) --
+
+    def _take_lease(self) -> str:
+        folder = os.path.join(self.path, ".users")
+        os.makedirs(folder, exist_ok=True)
+        name = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex}"
+        write_file(os.path.join(folder, name), b"")
+        return name
+
+    def _other_users(self) -> list:
+        folder = os.path.join(self.path, ".users")
+        try:
+            names = [n for n in os.listdir(folder) if n != self.lease and not n.endswith(".tmp")]
+        except OSError:
+            return []
+        return [n for n in names if _alive(n)]
+
+    def release(self) -> None:
+        """Gives up this process's use of the store (removing the store is `clear`)."""
+        if self.lease is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.path, ".users", self.lease))
+            self.lease = None
+
+    # -- tiles --
 
     def _mark(self, i: int) -> str:
-        return os.path.join(self.path, ".tiles", str(i))
+        return os.path.join(self.path, ".tiles", f"{i}.json")
 
-    def done(self, n_tiles: int) -> np.ndarray:
-        return np.asarray([os.path.exists(self._mark(i)) for i in range(n_tiles)])
+    def _valid(self, i: int, bounds, arrays: Trace, quiet: bool = False) -> bool:
+        path = self._mark(i)
+        if not os.path.exists(path):
+            return False
+        try:
+            with open(path) as f:
+                mark = json.load(f)
+            ok = (
+                mark.get("fingerprint") == self.fingerprint
+                and mark.get("tile") == i
+                and list(mark.get("bounds", [])) == [int(b) for b in bounds]
+                and mark.get("checksum") == tile_checksum(arrays, bounds)
+            )
+            reason = "its mark or data do not match this sweep (damaged or altered)"
+        except Exception as e:  # unreadable mark or chunk
+            ok, reason = False, f"it cannot be read ({type(e).__name__}: {e})"
+        if not ok and not quiet:
+            warnings.warn(
+                f"{path}: tile {i} is not used ({reason}); it is computed again.", stacklevel=3
+            )
+        return ok
+
+    def done(self, bounds: list) -> np.ndarray:
+        """Which tiles are finished and intact (``bounds``: every tile's bounds)."""
+        arrays = self.arrays()
+        return np.asarray([self._valid(i, b, arrays) for i, b in enumerate(bounds)], bool)
 
     def write(self, i: int, outs: tuple, bounds) -> None:
         if not self.writer:
             return
-        _write(self.arrays(), outs, bounds)
-        tmp = self._mark(i) + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("done")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._mark(i))
+        with _lock(self.path):
+            arrays = self.arrays()
+            if os.path.exists(self._mark(i)) and self._valid(i, bounds, arrays, quiet=True):
+                return  # another process finished this tile meanwhile
+            _write(arrays, outs, bounds)
+            mark = {
+                "fingerprint": self.fingerprint,
+                "tile": i,
+                "bounds": [int(b) for b in bounds],
+                "checksum": tile_checksum(arrays, bounds),
+            }
+            write_file(self._mark(i), json.dumps(mark).encode())
 
     def arrays(self) -> Trace:
         """The stored arrays (zarr), as a `Trace` of leaves in the stored layout."""
         return trace_of(self.group)
 
     def clear(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Removes the store, unless another process still uses it (it then goes when
+        the last one clears it)."""
+        with _lock(self.path):
+            self.release()
+            if not self._other_users():
+                shutil.rmtree(self.path, ignore_errors=True)
 
     def finish(self, meta: dict) -> None:
         if self.writer:
-            self.group.attrs["meta"] = meta
-            self.group.attrs["complete"] = True
+            with _lock(self.path):
+                self.group.attrs["meta"] = meta
+                self.group.attrs["complete"] = True
+
+
+def _alive(lease: str) -> bool:
+    """Whether the process of a lease (``host-pid-uuid``) may still run: a process of
+    this host that is gone holds no lease; one of another host is assumed alive."""
+    host, pid = lease.rsplit("-", 2)[:2]
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
 
 
 def _tree_names(field: str, tree) -> list:
