@@ -7,6 +7,8 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
+import zlib
 from typing import Any, NamedTuple
 
 import jax
@@ -493,10 +495,23 @@ def load(path) -> SweepResult:
         if fmt != STORE_FORMAT:
             raise ValueError(f"load: {path} is not a jaxdescent sweep store.")
         return _load_store(os.fspath(path))
-    with np.load(os.fspath(path), allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
-    meta = json.loads(arrays.pop("__meta__").tobytes().decode())
-    if meta.get("format") != _FORMAT:
+    not_ours = (
+        f"load: {os.fspath(path)} is not a readable jaxdescent result (an .npz written by "
+        "SweepResult.save, or a store written by jd.sweep(..., out=...)); it may be "
+        "damaged or another program's file"
+    )
+    try:
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, TypeError, AttributeError, zlib.error) as err:
+        raise ValueError(f"{not_ours} ({type(err).__name__}: {err}).") from None
+    if "__meta__" not in arrays:
+        raise ValueError(f"{not_ours} (no jaxdescent metadata in it).")
+    try:
+        meta = json.loads(arrays.pop("__meta__").tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{not_ours} (its metadata does not decode: {err}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
     axes = {}
     for ax in meta["axes"]:
