@@ -287,7 +287,7 @@ def _probe(spec: SweepSpec, g: Grid, problem, oracle) -> _Probe:
             raise TypeError(f"the `problem` factory must return a jd.Problem, got {prob!r}.")
         checks.check_optimizer(opt, "`make_optimizer(...)`")
         checks.check_traced_factories(spec.routes, first, fixed)
-        params = jax.eval_shape(prob.initial_params, jax.random.key(0))
+        params = checks.params_shape(prob)
         checks.check_loss(prob, params)
         orc.validate(prob)
         checks.check_against_problem(prob, spec.run.metrics, spec.run.average)

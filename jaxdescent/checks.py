@@ -27,6 +27,7 @@ __all__ = [
     "check_average",
     "check_flag",
     "check_loss",
+    "params_shape",
     "check_metrics",
     "check_number",
     "check_out",
@@ -267,10 +268,18 @@ def _aval(x) -> str:
     return f"{jnp.dtype(x.dtype).name}{list(x.shape)}"
 
 
-def check_loss(problem: Problem, params) -> None:
+def params_shape(problem: Problem):
+    """The shapes and dtypes of ``problem``'s start (``jax.ShapeDtypeStruct`` leaves), for
+    any key: traced abstractly, nothing computed or compiled."""
+    key = jax.eval_shape(lambda: jax.random.key(0))
+    return jax.eval_shape(problem.initial_params, key)
+
+
+def check_loss(problem: Problem, params=None) -> None:
     """The loss returns a real scalar at params shaped like ``params`` (a pytree of
     arrays or ``jax.ShapeDtypeStruct``): checked with ``jax.eval_shape`` (no compiling)."""
     name = problem.name
+    params = params_shape(problem) if params is None else params
     out = jax.eval_shape(lambda x: problem.batch_loss(x, problem.data, None), params)
     leaves = jax.tree.leaves(out)
     if len(leaves) != 1 or not hasattr(out, "shape"):

@@ -339,9 +339,9 @@ class FunctionOracle(Oracle):
     def validate(self, problem):
         """Checks, with ``jax.eval_shape`` (nothing compiled), that the function returns a
         real scalar loss and gradients shaped like the params."""
-        params = jax.eval_shape(problem.initial_params, jax.random.key(0))
-        step = jax.ShapeDtypeStruct((), jnp.int32)
         key = jax.eval_shape(lambda: jax.random.key(0))
+        params = jax.eval_shape(problem.initial_params, key)
+        step = jax.ShapeDtypeStruct((), jnp.int32)
         out = jax.eval_shape(lambda x, t, k: self.fn(problem, x, t, k), params, step, key)
         shapes = lambda tree: jax.tree.map(lambda a: (tuple(a.shape), str(a.dtype)), tree)  # noqa: E731
         if not (isinstance(out, tuple | list) and len(out) == 2):

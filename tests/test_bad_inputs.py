@@ -190,6 +190,12 @@ CASES = [
         "`loss` must return a real floating-point scalar.*astype",
     ),
     ("28-run-steps-huge", lambda f: run(steps=10**12), ValueError, r"`steps` must be < 2\*\*31"),
+    (
+        "x-hypergrad-loss-vector",
+        lambda f: jd.hypergrad(jd.Problem(vector_loss, jnp.ones(3)), optax.sgd, 0.1, steps=3),
+        ValueError,
+        "`loss` must return a scalar",
+    ),
     ("x-run-keep-params-str", lambda f: run(keep_params="no"), TypeError, "`keep_params`"),
     (
         "x-run-loss-tuple",

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent.checks import concrete
+from jaxdescent.checks import concrete, params_shape
 from jaxdescent.problem import Problem
 
 __all__ = [
@@ -640,8 +640,7 @@ def check_examples(problem: Problem, X, y, what: str) -> None:
         return
     classes = model.outputs if isinstance(model, _Perceptron) else None
     if classes is None:
-        params = jax.eval_shape(problem.initial_params, jax.random.key(0))
-        classes = _n_classes(model, params)
+        classes = _n_classes(model, params_shape(problem))
     if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
         raise ValueError(f"{what}: `y` must hold integer class indices, got values like {lo}.")
     if lo < 0 or (classes is not None and hi >= classes):
