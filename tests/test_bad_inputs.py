@@ -92,6 +92,10 @@ def bad_grads_oracle(problem, params, step, key):
     return problem.objective(params), jnp.zeros(3)
 
 
+def metric_boom(params):
+    raise RuntimeError("metric boom")
+
+
 def noise_factory(noise):
     return jd.oracles.gaussian_noise(noise)
 
@@ -195,6 +199,18 @@ CASES = [
         lambda f: jd.hypergrad(jd.Problem(vector_loss, jnp.ones(3)), optax.sgd, 0.1, steps=3),
         ValueError,
         "`loss` must return a scalar",
+    ),
+    (
+        "19-run-keyword-typo",
+        lambda f: jd.run(quad(), sgd(), steps=3, stepz=10),
+        TypeError,
+        "unexpected keyword argument 'stepz'",
+    ),
+    (
+        "27-run-metric-raises",
+        lambda f: run(metrics={"m": metric_boom}),
+        RuntimeError,
+        "metric boom",
     ),
     ("x-run-keep-params-str", lambda f: run(keep_params="no"), TypeError, "`keep_params`"),
     (
@@ -702,6 +718,7 @@ CASES = [
         ValueError,
         "gradients shaped like the params",
     ),
+    ("161-sweep-keyword-typo", lambda f: sweep(seed=4), TypeError, "unexpected keyword"),
     ("255-out-empty", lambda f: sweep(out=""), ValueError, "`out` must name a file"),
     ("256-out-bytes", lambda f: sweep(out=b"x.npz"), TypeError, r"`out`.*out.decode\(\)"),
     ("x-out-int", lambda f: sweep(out=3), TypeError, "`out` must be a path"),
@@ -709,6 +726,7 @@ CASES = [
     ("180-sel-missing", lambda f: result().sel(lr=0.123), ValueError, "not on the axis"),
     ("181-sel-axis", lambda f: result().sel(lrr=0.1), ValueError, "unknown axis 'lrr'"),
     ("182-sel-str", lambda f: result().sel(lr="0.1"), ValueError, "pass a number"),
+    ("185-sel-seed", lambda f: result().sel(seed=99), ValueError, "seed=99 is not on the axis"),
     ("183-isel-range", lambda f: result().isel(lr=5), IndexError, "out of range"),
     pytest.param(
         "184-isel-float",
