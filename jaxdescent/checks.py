@@ -300,6 +300,16 @@ def check_loss(problem: Problem, params=None) -> None:
         )
 
 
+def _is_number(v) -> bool:
+    """A real number: a Python/NumPy int or float, or a 0-d integer/float array."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    if isinstance(v, int | float | np.integer | np.floating):
+        return True
+    dtype = getattr(v, "dtype", None)
+    return dtype is not None and np.ndim(v) == 0 and np.dtype(dtype).kind in "iuf"
+
+
 def _looks_numeric(v) -> bool:
     if not isinstance(v, str):
         return False
@@ -332,7 +342,7 @@ def check_axis_values(name: str, values) -> None:
             f"numbers, e.g. {[float(v) for v in items[:2]]}. (Strings make a static axis of "
             f"labels; to mean that, say so: jd.static({items[:2]!r}).)"
         )
-    numbers = [isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in items]
+    numbers = [_is_number(v) for v in items]
     if any(numbers) and not all(numbers):
         odd = next(v for v, n in zip(items, numbers) if not n)
         raise ValueError(

@@ -787,6 +787,27 @@ CASES = [
         "notes.txt is not a readable jaxdescent result",
     ),
     ("x-load-dir", lambda f: jd.load(f["text"].parent), ValueError, "not a jaxdescent sweep st"),
+    # jd.search
+    (
+        "x-search-loss-vector",
+        lambda f: jd.search.grid_search(jd.Problem(vector_loss, jnp.ones(2)), [[0.0, 1], [0.0, 1]]),
+        ValueError,
+        "`loss` must return a scalar",
+    ),
+    (
+        "x-search-ranges-str",
+        lambda f: jd.search.grid_search(jd.problems.linear_regression([1.0, 2], [2.0, 4]), "abc"),
+        TypeError,
+        "`ranges` must hold real numbers",
+    ),
+    (
+        "x-search-ranges-nan",
+        lambda f: jd.search.grid_search(
+            jd.problems.linear_regression([1.0, 2], [2.0, 4]), [0.0, np.nan]
+        ),
+        ValueError,
+        "non-finite",
+    ),
     # jd.data
     ("220-split-x-1d", lambda f: data.split(np.ones(10), np.zeros(10)), ValueError, "2-D"),
     (
