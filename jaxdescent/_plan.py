@@ -281,7 +281,7 @@ def _probe(spec: SweepSpec, g: Grid, problem, oracle) -> _Probe:
             prob, orc, opt = spec.routes.build({**first, **fixed}, problem, oracle)
         except (TypeError, ValueError) as err:
             if first:
-                err.add_note(checks.static_axis_note("a factory", sorted(first)))
+                err.add_note(checks.static_axis_note(None, sorted(first)))
             raise
         if not isinstance(prob, Problem):
             raise TypeError(f"the `problem` factory must return a jd.Problem, got {prob!r}.")

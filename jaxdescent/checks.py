@@ -402,11 +402,21 @@ def check_traced_factories(routes, point: dict, fixed: dict) -> None:
             raise
 
 
-def static_axis_note(what: str, names) -> str:
-    """The hint added to an error a factory raised on a grid point's values."""
+def static_axis_note(what: str | None, names) -> str:
+    """The hint added to an error a sweep factory raised on a grid point's values.
+
+    Args:
+      what: the factory's argument name (``"problem"``, ``"oracle"``,
+        ``"make_optimizer"``), or None when it is not known which one raised.
+      names: the numeric grid axes the factories received.
+
+    Returns:
+      A sentence for ``err.add_note``.
+    """
+    who = f"`{what}`" if what else "a factory (problem, oracle or make_optimizer)"
+    first = list(names)[0] if names else "name"
     return (
-        f"(raised by `{what}` at a grid point: numeric grid axes {list(names)} reach it as "
-        "JAX scalars, traced inside the sweep; a value that sets a shape or Python control "
-        f"flow needs a static axis, e.g. grid={{'{list(names)[0] if names else 'name'}': "
-        "jd.static([...])}.)"
+        f"(raised by {who} on a grid point: the numeric grid axes {list(names)} reach the "
+        "factories as JAX scalars, traced inside the sweep; a value that sets a shape or "
+        f"Python control flow needs a static axis, e.g. grid={{'{first}': jd.static([...])}}.)"
     )

@@ -411,6 +411,18 @@ CASES = [
         ValueError,
         r"`data` has 1 non-finite.*\['X'\]",
     ),
+    (
+        "x-least-squares-x-nan",
+        lambda f: jd.problems.least_squares(np.array([[1.0, np.nan], [0.0, 1.0]]), [1.0, 2.0]),
+        ValueError,
+        r"`data` has 1 non-finite.*\['X'\]",
+    ),
+    (
+        "x-mlp-x-inf",
+        lambda f: jd.problems.mlp_classifier(np.array([[np.inf], [1.0]]), [0, 1], hidden=(2,)),
+        ValueError,
+        r"`data` has 1 non-finite.*\['X'\]",
+    ),
     # jd.oracles
     ("70-per-sample-order", lambda f: oracles.per_sample("random"), ValueError, "`order`"),
     ("71-minibatch-0", lambda f: oracles.minibatch(0), ValueError, "`size`.*jd.static"),
