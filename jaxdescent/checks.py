@@ -211,7 +211,21 @@ def check_number(
     """A numeric argument that may be traced (swept): a real number or array of them.
 
     Its type is always checked; its value only when concrete: never NaN, ``>= minimum``
-    (or ``> 0`` with ``positive``), finite with ``finite``. Returns ``value`` as given.
+    (or ``> 0`` with ``positive``), finite with ``finite``.
+
+    Args:
+      name: the argument's name, as the message shows it.
+      value: the value (a Python number, an array, a list of numbers, or a tracer).
+      what: the function it was given to (prefixes the message), e.g. ``"cosine"``.
+      minimum, positive, finite: what a concrete value must satisfy.
+
+    Returns:
+      ``value`` unchanged (a traced value stays traced).
+
+    Example:
+      >>> from jaxdescent.checks import check_number
+      >>> check_number("eta", 0.1, what="constant")
+      0.1
     """
     where = f"{what}: `{name}`" if what else f"`{name}`"
     if value is None or isinstance(value, str | bytes | bool | np.bool_):
