@@ -280,7 +280,7 @@ def _probe(spec: SweepSpec, g: Grid, problem, oracle) -> _Probe:
         try:
             prob, orc, opt = spec.routes.build({**first, **fixed}, problem, oracle)
         except (TypeError, ValueError) as err:
-            if first:
+            if first and checks.mentions_array(err):
                 err.add_note(checks.static_axis_note(None, sorted(first)))
             raise
         if not isinstance(prob, Problem):

@@ -25,19 +25,22 @@ __all__ = [
     "as_key",
     "check_against_problem",
     "check_average",
+    "check_axis_values",
     "check_flag",
     "check_loss",
-    "params_shape",
     "check_metrics",
     "check_number",
-    "check_out",
     "check_optimizer",
+    "check_out",
     "check_problem",
     "check_steps",
+    "check_traced_factories",
     "check_unroll",
-    "check_axis_values",
     "concrete",
+    "mentions_array",
+    "params_shape",
     "parse_seeds",
+    "static_axis_note",
     "static_int",
 ]
 
@@ -412,8 +415,16 @@ def check_traced_factories(routes, point: dict, fixed: dict) -> None:
                 f"grid={{{sorted(taken)[0]!r}: jd.static([...])}}."
             ) from None
         except (TypeError, ValueError) as err:
-            err.add_note(static_axis_note(what, sorted(taken)))
+            if mentions_array(err):
+                err.add_note(static_axis_note(what, sorted(taken)))
             raise
+
+
+def mentions_array(err: BaseException) -> bool:
+    """Whether an error's message shows a JAX array or tracer (a grid value a factory
+    received as a JAX scalar), so the static-axis hint applies to it."""
+    text = str(err)
+    return "Array(" in text or "Traced<" in text
 
 
 def static_axis_note(what: str | None, names) -> str:
