@@ -220,6 +220,7 @@ def hypergrad(
     _check_factory(make_optimizer, hyperparams)
     log_every = steps if log_every is None else log_every
     checks.check_steps(steps, log_every)
+    checks.check_loss(problem)
     oracle = as_oracle(oracle)
     oracle.validate(problem)
     metrics = checks.check_metrics(metrics)

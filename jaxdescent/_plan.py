@@ -149,8 +149,12 @@ def plan(
     routes = route(g.axes, make_optimizer, problem, oracle)
     problem_arg = problem if isinstance(problem, Problem) else None
     oracle_arg = None if routes.oracle_factory is not None else as_oracle(oracle)
+    keep_params = checks.check_flag("keep_params", keep_params)
+    if progress is not None:
+        checks.check_flag("progress", progress)
+    out = checks.check_out(out)
     run_spec = RunSpec(
-        steps, log_every, bool(keep_params), metrics_t, average, checks.check_unroll(unroll)
+        steps, log_every, keep_params, metrics_t, average, checks.check_unroll(unroll)
     )
     spec = SweepSpec(routes, g.unrolled, run_spec)
     device_list = resolve_devices(devices)
@@ -279,33 +283,37 @@ def _probe(handle: Program, spec: SweepSpec, g: Grid, problem, oracle) -> _Probe
     names = [n for n, _ in spec.unrolled]
     found = None
     for combo in g.combos:
-        prob, orc, opt = spec.routes.build({**first, **dict(zip(names, combo))}, problem, oracle)
+        fixed = dict(zip(names, combo))
+        try:
+            prob, orc, opt = spec.routes.build({**first, **fixed}, problem, oracle)
+        except (TypeError, ValueError) as err:
+            if first and checks.mentions_array(err):
+                err.add_note(checks.static_axis_note(None, sorted(first)))
+            raise
         if not isinstance(prob, Problem):
             raise TypeError(f"the `problem` factory must return a jd.Problem, got {prob!r}.")
         checks.check_optimizer(opt, "`make_optimizer(...)`")
+
+        def traced(prob=prob, orc=orc, fixed=fixed):  # from shapes alone: remembered
+            checks.check_traced_factories(spec.routes, first, fixed)
+            params = checks.params_shape(prob)
+            checks.check_loss(prob, params)
+            return params, draw_step_bytes(prob, orc, params)
+
+        avals = shape_key((prob, orc, first))
+        key = None if avals is None else ("probe", spec.routes, tuple(fixed.items()), avals)
+        params, draw = handle.remember(key, traced)
         orc.validate(prob)
         checks.check_against_problem(prob, spec.run.metrics, spec.run.average)
         if found is None:
-
-            def shapes(prob=prob, orc=orc):
-                params = jax.eval_shape(prob.initial_params, jax.random.key(0))
-                return params, draw_step_bytes(prob, orc, params)
-
-            avals = shape_key((prob, orc))
-            params, draw = handle.remember(None if avals is None else ("probe", avals), shapes)
             found = _Probe(prob, orc, params, draw)
     return found
 
 
 def _store_kind(out) -> tuple[str, str | None]:
-    if out is None:
+    path = checks.check_out(out)
+    if path is None:
         return "memory", None
-    if not isinstance(out, str | os.PathLike) or not os.fspath(out):
-        raise ValueError(
-            f"`out` must be a path: 'name.npz' (a file) or 'name.zarr' (a store on disk), "
-            f"got {out!r}."
-        )
-    path = os.fspath(out)
     return ("npz" if path.endswith(".npz") else "zarr"), path
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxdescent.checks import as_float as _as_float
+from jaxdescent.checks import check_number as _number
 from jaxdescent.checks import concrete as _concrete
 
 __all__ = [
@@ -67,6 +68,14 @@ def _static_steps(steps: Any) -> int:
     if steps < 1:
         raise ValueError(f"`steps` must be >= 1, got {steps}.")
     return int(steps)
+
+
+def _nonnegative(**given: Any) -> None:
+    """Constants of a bound are numbers >= 0 (checked when concrete; a negative radius,
+    gradient bound, smoothness or step size makes the formula meaningless)."""
+    for name, value in given.items():
+        if value is not None:
+            _number(name, value, minimum=0)
 
 
 def _required(name: str, value: Any, hint: str) -> Any:
@@ -214,6 +223,7 @@ def sgd_convex(r: Any = None, G: Any = None, etas: Any = None, *, problem: Any =
             "Evaluate a schedule on counts, e.g. `schedule(jnp.arange(T))`."
         )
     (r,) = _resolve(problem, r=r)
+    _nonnegative(r=r, G=G, etas=etas)
     sum_eta = jnp.cumsum(etas)
     sum_eta_sq = jnp.cumsum(etas**2)
     return (r**2 + G**2 * sum_eta_sq) / (2 * sum_eta)
@@ -256,6 +266,8 @@ def sgd_convex_optimal(
     if concrete is not None and np.any(concrete <= 0):
         raise ValueError(f"`T` (the horizon) must be positive, got {T!r}.")
     (r,) = _resolve(problem, r=r)
+    _nonnegative(r=r)
+    _number("G", G, positive=True)
     sqrt_t = jnp.sqrt(_as_float(T))
     return r / (G * sqrt_t), r * G / sqrt_t
 
@@ -308,6 +320,7 @@ def gd_smooth_convex(
     """
     steps = _static_steps(steps)
     L, r = _resolve(problem, L=L, r=r)
+    _nonnegative(L=L, r=r)
     gamma = 1.0 / _as_float(L) if step_size is None else step_size
     h = gamma * L  # normalised step
     h_concrete = _concrete(h)
@@ -363,6 +376,7 @@ def gd_smooth_convex_classical(
     """
     steps = _static_steps(steps)
     L, r = _resolve(problem, L=L, r=r)
+    _nonnegative(L=L, r=r, step_size=step_size)
     n = jnp.arange(1, steps + 1)
     gamma = 1.0 / _as_float(L) if step_size is None else _as_float(step_size)
     return _as_float(r**2 / (2 * gamma * n))
@@ -420,6 +434,9 @@ def gd_strongly_convex(
     if measure not in ("distance", "value"):
         raise ValueError(f"`measure` must be 'distance' or 'value', got {measure!r}.")
     L, mu, r = _resolve(problem, L=L, mu=mu, r=r)
+    _nonnegative(L=L, r=r)
+    if step_size is not None:
+        _number("step_size", step_size)
     gamma = 1.0 / _as_float(L) if step_size is None else step_size
     gamma_concrete = _concrete(gamma)
     if gamma_concrete is not None and np.any(gamma_concrete <= 0):
@@ -461,6 +478,7 @@ def gd_stable_step(L: Any = None, *, problem: Any = None) -> jax.Array:
       0.5
     """
     (L,) = _resolve(problem, L=L)
+    _nonnegative(L=L)
     return 2.0 / _as_float(L)
 
 
@@ -522,6 +540,9 @@ def quadratic_sgd_moments(scales: Any, init: Any, etas: Any, noise: Any) -> Mome
       >>> mom.mean.tolist(), [round(s, 4) for s in mom.std[:, 0].tolist()]
       ([[0.5], [0.25]], [1.0, 1.118])
     """
+    for name, value in (("scales", scales), ("init", init)):
+        _number(name, value, finite=True)
+    _nonnegative(etas=etas, noise=noise)
     init = jnp.asarray(init)
     scales = jnp.asarray(scales)
     etas = jnp.asarray(etas)

@@ -173,6 +173,16 @@ def split(
         raise ValueError(f"split: `X` must be 2-D (n, d), got shape {Xn.shape}.")
     if yn.shape != (Xn.shape[0],):
         raise ValueError(f"split: `y` must have shape ({Xn.shape[0]},), got {yn.shape}.")
+    bad = ~np.isfinite(Xn)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(
+            f"split: `X` has {int(bad.sum())} non-finite (NaN or inf) value(s) in "
+            f"{rows.size} example(s) (rows {rows[:5].tolist()}{' ...' if rows.size > 5 else ''}); "
+            "they would make the standardized feature columns NaN. Drop or impute those rows "
+            "first, e.g. keep = np.isfinite(X).all(axis=1); split(X[keep], y[keep])."
+        )
+    yn = _class_indices(yn)
     tr, va, te = split_indices(
         Xn.shape[0], val=val, test=test, seed=seed, y=yn if stratify else None
     )
@@ -195,6 +205,27 @@ def split(
         scale=_as_features(scale),
         classes=int(yn.max()) + 1,
     )
+
+
+def _class_indices(y: np.ndarray) -> np.ndarray:
+    """Class labels as ints: integer or bool labels as they are; float labels only when
+    every value is a whole number (then cast, losslessly); anything else is refused."""
+    if y.dtype.kind in "iub":
+        return y.astype(np.int64)
+    if y.dtype.kind != "f":
+        raise TypeError(
+            f"split: `y` must hold integer class labels 0..C-1, got dtype {y.dtype}; map the "
+            "classes to integers first, e.g. np.unique(y, return_inverse=True)[1]."
+        )
+    whole = np.isfinite(y) & (y == np.round(y))
+    if not whole.all():
+        odd = y[~whole][:3].tolist()
+        raise ValueError(
+            f"split: `y` holds float labels that are not class indices ({odd}...); casting "
+            "them to int would merge classes. Pass integer labels 0..C-1 (for float "
+            "targets of a regression use jd.data.split_indices and index X, y yourself)."
+        )
+    return y.astype(np.int64)
 
 
 def _load(loader, val, test, seed, standardize) -> Split:

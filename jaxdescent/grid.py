@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdescent import checks
 from jaxdescent.oracles import Oracle, as_oracle
 from jaxdescent.problem import Problem
 
@@ -88,6 +89,8 @@ def parse_axis(name, values) -> Axis:
         raise ValueError(f"grid: axis names must be identifiers (factory keywords), got {name!r}.")
     if name == "seed":
         raise ValueError("grid: 'seed' is reserved for the seed axis; pass seeds=... instead.")
+    if not isinstance(values, static):
+        checks.check_axis_values(name, values)
     if isinstance(values, static):
         vals = values.values
         numeric = False

@@ -15,6 +15,7 @@ same samples and noise for a given seed (common random numbers), drawn once per 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent.checks import concrete
+from jaxdescent.checks import check_number
 from jaxdescent.problem import Problem
 from jaxdescent.structural import Keyed
 
@@ -232,9 +233,8 @@ class GaussianNoise(_Evaluating):
 
     def validate(self, problem):
         self.base.validate(problem)
-        scale = concrete(self.scale)  # None when traced: a swept scale is checked per value
-        if scale is not None and np.any(scale < 0):
-            raise ValueError(f"gaussian_noise: `scale` must be >= 0, got {self.scale}.")
+        # a traced (swept) scale is checked for its type only
+        check_number("scale", self.scale, what="gaussian_noise", minimum=0)
 
     def examples_per_step(self, problem):
         return self.base.examples_per_step(problem)
@@ -323,6 +323,7 @@ def gaussian_noise(scale, base: Oracle | None = None) -> GaussianNoise:
         base = FullBatch()
     if not isinstance(base, Oracle):
         raise TypeError(f"gaussian_noise: `base` must be an oracle from jd.oracles, got {base!r}.")
+    check_number("scale", scale, what="gaussian_noise", minimum=0)
     return GaussianNoise(scale, base)
 
 
@@ -336,9 +337,51 @@ class FunctionOracle(Oracle):
     def __call__(self, problem, params, step, key):
         return self.fn(problem, params, step, key)
 
+    def validate(self, problem):
+        """Checks, with ``jax.eval_shape`` (nothing compiled), that the function returns a
+        real scalar loss and gradients shaped like the params."""
+        key = jax.eval_shape(lambda: jax.random.key(0))
+        params = jax.eval_shape(problem.initial_params, key)
+        step = jax.ShapeDtypeStruct((), jnp.int32)
+        out = jax.eval_shape(lambda x, t, k: self.fn(problem, x, t, k), params, step, key)
+        shapes = lambda tree: jax.tree.map(lambda a: (tuple(a.shape), str(a.dtype)), tree)  # noqa: E731
+        if not (isinstance(out, tuple | list) and len(out) == 2):
+            raise TypeError(
+                "`oracle` function must return a pair (loss, grads), got "
+                f"{shapes(out)}; return (batch_loss, gradient pytree)."
+            )
+        loss, grads = out
+        if (
+            not hasattr(loss, "shape")
+            or loss.shape != ()
+            or not jnp.issubdtype(loss.dtype, jnp.floating)
+        ):
+            raise ValueError(
+                f"`oracle` function must return a real scalar loss first, got {shapes(loss)}."
+            )
+        same = jax.tree.structure(grads) == jax.tree.structure(params) and all(
+            g.shape == p.shape for g, p in zip(jax.tree.leaves(grads), jax.tree.leaves(params))
+        )
+        if not same:
+            raise ValueError(
+                "`oracle` function must return gradients shaped like the params: expected "
+                f"{shapes(params)}, got {shapes(grads)}."
+            )
+
     def evaluate(self, problem, params, step, key, drawn=None):
         loss, grads = self.fn(problem, params, step, key)
         return loss, grads, None
+
+
+def _takes_four(fn) -> bool:
+    """Whether ``fn`` can be called as fn(problem, params, step, key)."""
+    try:
+        inspect.signature(fn).bind(None, None, None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read: assume it can
+        return True
+    return True
 
 
 def as_oracle(oracle) -> Oracle:
@@ -347,7 +390,15 @@ def as_oracle(oracle) -> Oracle:
         return full_batch()
     if isinstance(oracle, Oracle):
         return oracle
-    if callable(oracle):  # keyed by its structure: an identical function compiles nothing
+    if callable(oracle):
+        if not _takes_four(oracle):
+            raise TypeError(
+                f"`oracle` function must take (problem, params, step, key), got "
+                f"{getattr(oracle, '__name__', oracle)}{inspect.signature(oracle)}. A function "
+                "of grid names that builds an oracle (jd.sweep) must name grid axes only; "
+                "add the missing axis to the grid."
+            )
+        # keyed by its structure: an identical function compiles nothing anew
         return FunctionOracle(oracle if isinstance(oracle, Keyed) else Keyed(oracle))
     raise TypeError(
         f"`oracle` must be an oracle from jd.oracles or a function "

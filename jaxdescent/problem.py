@@ -9,6 +9,7 @@ the same factory from arrays of the same shapes therefore share one compiled pro
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,11 @@ def _check_data(data) -> int | None:
                 "Reshape it to (n_examples, ...) (for one example use shape (1, ...))."
             )
         sizes.append(jnp.shape(leaf)[0])
+    if sizes and min(sizes) == 0:
+        raise ValueError(
+            "Problem: `data` has 0 examples (a leading axis of size 0); a loss over no "
+            "examples is undefined. Pass at least one example, or data=None."
+        )
     if len(set(sizes)) != 1:
         paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(data)[0]]
         detail = ", ".join(f"{p or 'data'}: {s}" for p, s in zip(paths, sizes))
@@ -69,6 +75,52 @@ def _check_finite_init(init) -> None:
             )
 
 
+def _float_leaves(tree):
+    """Integer and bool leaves as the default float dtype (gradients need floats)."""
+
+    def cast(leaf):
+        if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+            return leaf
+        return jnp.asarray(leaf).astype(jnp.result_type(float))
+
+    return jax.tree.map(cast, tree)
+
+
+def _check_finite(field: str, tree, *, allow_inf: bool, fix: str) -> None:
+    """Concrete floating leaves of ``tree`` are finite (or free of NaN, ``allow_inf``)."""
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if not _is_concrete(leaf) or not jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+            continue
+        a = np.asarray(leaf)
+        bad = np.isnan(a) if allow_inf else ~np.isfinite(a)
+        if np.any(bad):
+            where = jax.tree_util.keystr(path) or field
+            kind = "NaN" if allow_inf else "non-finite (NaN or inf)"
+            raise ValueError(
+                f"Problem: `{field}` has {int(np.sum(bad))} {kind} value(s) at {where}"
+                f"{f' (first at index {np.argwhere(bad)[0].tolist()})' if a.ndim else ''}; "
+                f"{fix}"
+            )
+
+
+def _check_loss_signature(loss, with_args: bool, stochastic: bool) -> None:
+    """``loss`` can be called as loss(params, batch[, args][, key=...])."""
+    try:
+        sig = inspect.signature(loss)
+    except (TypeError, ValueError):  # a builtin or C function: nothing to check
+        return
+    call = "loss(params, batch, args)" if with_args else "loss(params, batch)"
+    try:
+        sig.bind(*([None] * (3 if with_args else 2)), **({"key": None} if stochastic else {}))
+    except TypeError as err:
+        raise TypeError(
+            f"Problem: `loss` is called as {call}"
+            + (" with a keyword key=..." if stochastic else "")
+            + f", but its signature {sig} does not accept that ({err}); give it those "
+            "parameters (batch is None for a problem without data)."
+        ) from None
+
+
 @dataclasses.dataclass(frozen=True, init=False, eq=False)
 class Problem:
     """A pure objective with its data, starting point and known constants.
@@ -81,6 +133,8 @@ class Problem:
         ``stochastic=True`` the loss also takes a keyword ``key`` (a PRNG key during
         training, ``None`` for evaluation, e.g. dropout off).
       init: a params pytree, or a function ``key -> params`` (a random start per seed).
+        Integer and bool leaves are cast to the default float dtype (``init=[1, 2]``
+        starts at ``[1., 2.]``): gradients need floating-point params.
       data: pytree of arrays with a common leading example axis, or ``None``.
       args: pytree of arrays handed to ``loss`` (constants of the objective that a
         sweep may vary, e.g. the scales of a quadratic or a penalty strength).
@@ -136,14 +190,16 @@ class Problem:
             raise ValueError(
                 "Problem: `init` is required: a params pytree or a function key -> params."
             )
+        _check_loss_signature(loss, args is not None, bool(stochastic))
         init_fn = init if callable(init) else None
         if init_fn is None:
-            init = _as_array_tree(init)
+            init = _float_leaves(_as_array_tree(init))
             _check_finite_init(init)
         else:
             init = None
         data = None if data is None else _as_array_tree(data)
         _check_data(data)
+        _check_finite("data", data, allow_inf=False, fix="remove or impute those examples first.")
         fields = dict(
             loss=loss,
             init=init,
@@ -157,6 +213,11 @@ class Problem:
             name=name or getattr(loss, "__name__", "problem"),
             stochastic=bool(stochastic),
         )
+        _check_finite(
+            "args", fields["args"], allow_inf=True, fix="the objective's constants must be numbers."
+        )
+        for known in ("minimizer", "min_value", "smoothness", "strong_convexity"):
+            _check_finite(known, fields[known], allow_inf=True, fix="pass None when unknown.")
         for k, v in fields.items():
             object.__setattr__(self, k, v)
 
@@ -189,7 +250,7 @@ class Problem:
         if self.init_fn is not None:
             if key is None:
                 key = jax.random.key(0)
-            return self.init_fn(key)
+            return _float_leaves(self.init_fn(key))
         return self.init
 
     def replace(self, **changes) -> Problem:

@@ -754,17 +754,24 @@ def _read_npz(path: str) -> tuple[dict, dict]:
     whose arrays do not match their checksums, raises a ValueError naming it."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file {path!r}.")
+    not_ours = (
+        f"load: {path} is not a readable jaxdescent result (an .npz written by "
+        "SweepResult.save, or a store written by jd.sweep(..., out=...)); it may be "
+        "damaged or another program's file"
+    )
     try:
         with np.load(path, allow_pickle=False) as z:
             if not hasattr(z, "files"):
                 raise ValueError("a single array, not an .npz archive")
             arrays = {k: z[k] for k in z.files}
+    except Exception as err:  # zip, zlib, CRC, pickle, format errors alike
+        raise ValueError(f"{not_ours} ({type(err).__name__}: {err}).") from None
+    if "__meta__" not in arrays:
+        raise ValueError(f"{not_ours} (no jaxdescent metadata in it).")
+    try:
         meta = json.loads(arrays.pop("__meta__").tobytes().decode())
-    except Exception as e:
-        raise ValueError(
-            f"load: {path} is not a jaxdescent result, or it is damaged ({type(e).__name__}: "
-            f"{e}); results are saved by SweepResult.save or jd.sweep(..., out='x.npz')."
-        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{not_ours} (its metadata does not decode: {err}).") from None
     if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
         raise ValueError(f"load: {path} is not a saved jaxdescent SweepResult.")
     sums = meta.get("checksums")

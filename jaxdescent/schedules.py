@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdescent.checks import as_float as _as_float
+from jaxdescent.checks import check_number as _number
 from jaxdescent.checks import concrete as _concrete
 from jaxdescent.checks import static_int as _static_int
 
@@ -83,6 +84,7 @@ def constant(eta: Any) -> Schedule:
       >>> schedules.constant(0.5)(jnp.arange(3)).tolist()
       [0.5, 0.5, 0.5]
     """
+    _number("eta", eta, what="constant")
 
     def schedule(count: Any) -> jax.Array:
         value = _as_float(eta)
@@ -134,6 +136,11 @@ def piecewise_constant(boundaries: Sequence[int], values: Any) -> Schedule:
                 f"{edges[i - 1]} >= boundaries[{i}] = {edges[i]}. Sort them and drop duplicates."
             )
     if isinstance(values, (list, tuple)):
+        for i, v in enumerate(values):
+            _number(f"values[{i}]", v, what="piecewise_constant")
+    else:
+        _number("values", values, what="piecewise_constant")
+    if isinstance(values, (list, tuple)):
         vals = jnp.stack([_as_float(v) for v in values]) if values else jnp.zeros((0,))
     else:
         vals = _as_float(values)
@@ -178,6 +185,8 @@ def exponential(eta: Any, rate: Any, *, offset: Any = 0) -> Schedule:
       >>> [round(v, 4) for v in sched(jnp.arange(3)).tolist()]
       [1.0, 0.9048, 0.8187]
     """
+    for name, value in (("eta", eta), ("rate", rate), ("offset", offset)):
+        _number(name, value, what="exponential")
 
     def schedule(count: Any) -> jax.Array:
         t = jnp.asarray(count) + offset
@@ -215,6 +224,8 @@ def polynomial(eta: Any, alpha: Any = 0.5, beta: Any = 0.1, *, offset: Any = 0) 
       >>> [round(v, 4) for v in sched(jnp.array([0, 3, 8])).tolist()]
       [1.0, 0.5, 0.3333]
     """
+    for name, value in (("eta", eta), ("alpha", alpha), ("beta", beta), ("offset", offset)):
+        _number(name, value, what="polynomial")
 
     def schedule(count: Any) -> jax.Array:
         t = jnp.asarray(count) + offset
@@ -248,6 +259,9 @@ def inverse_sqrt(eta: Any, timescale: Any = 1.0, *, offset: Any = 0) -> Schedule
       >>> [round(v, 4) for v in sched(jnp.array([0, 3, 99])).tolist()]
       [1.0, 0.5, 0.1]
     """
+    _number("eta", eta, what="inverse_sqrt")
+    _number("timescale", timescale, what="inverse_sqrt", positive=True)
+    _number("offset", offset, what="inverse_sqrt")
 
     def schedule(count: Any) -> jax.Array:
         t = jnp.asarray(count) + offset
@@ -294,6 +308,8 @@ def cosine(eta: Any, steps: int, final: Any = 0.0, warmup: int = 0) -> Schedule:
       >>> [round(v, 4) for v in sched(jnp.arange(8)).tolist()]
       [0.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 0.0, 0.0]
     """
+    _number("eta", eta, what="cosine")
+    _number("final", final, what="cosine")
     steps = _static_int("steps", steps, minimum=1)
     warm = _static_int("warmup", warmup, minimum=0)
     if warm >= steps:
@@ -356,6 +372,7 @@ def warmup(schedule: Schedule, steps: int, start: Any = 0.0) -> Schedule:
             "Wrap a number with `constant(eta)` first."
         )
     warm = _static_int("steps", steps, minimum=0)
+    _number("start", start, what="warmup")
 
     def warmed(count: Any) -> jax.Array:
         count = jnp.asarray(count)
@@ -396,6 +413,9 @@ def optimal_convex(r: Any, G: Any, steps: Any) -> Schedule:
       >>> round(float(schedules.optimal_convex(r=2.0, G=1.0, steps=100)(0)), 4)
       0.2
     """
+    _number("r", r, what="optimal_convex", minimum=0)
+    _number("G", G, what="optimal_convex", positive=True)
+    _number("steps", steps, what="optimal_convex")
     concrete = _concrete(steps)
     if concrete is not None and np.any(concrete <= 0):
         raise ValueError(f"`steps` (the horizon T) must be positive, got {steps!r}.")

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdescent import checks
 from jaxdescent.problem import Problem
 
 __all__ = ["SearchResult", "RefineResult", "grid_search", "refine_search"]
@@ -119,10 +120,24 @@ def grid_search(problem: Problem, ranges) -> SearchResult:
       >>> round(float(res.best_params), 6)
       2.0
     """
-    kind, names, arrays = _layout(problem, ranges)
+    checks.check_problem(problem)
+    checks.check_loss(problem)
+    try:
+        kind, names, arrays = _layout(problem, ranges)
+    except (TypeError, ValueError) as err:
+        if "grid_search" in str(err):
+            raise
+        raise TypeError(
+            f"grid_search: `ranges` must hold real numbers (1-D arrays), got {ranges!r}."
+        ) from None
     for name, a in zip(names, arrays):
         if a.ndim != 1 or a.size == 0:
             raise ValueError(f"grid_search: the range of {name} must be a non-empty 1-D array.")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"grid_search: the range of {name} holds non-finite values; give finite "
+                "coordinates."
+            )
     dtype = jnp.result_type(float)
     mesh = np.meshgrid(*arrays, indexing="ij")
     flat = [jnp.asarray(m.reshape(-1)) for m in mesh]

@@ -347,7 +347,11 @@ def check_stored(out: str, kind: str, fp: str, overwrite: bool) -> None:
     for path in stores:
         if not os.path.lexists(path):
             continue
-        manifest = read_manifest(path) if os.path.isdir(path) else None
+        with _lock(path):  # a store another process is creating is whole once we hold it
+            manifest = read_manifest(path) if os.path.isdir(path) else None
+            exists = os.path.lexists(path)
+        if not exists:  # removed meanwhile by the process that finished it
+            continue
         if manifest is None:
             raise ValueError(
                 f"{path!r} exists and is not a jaxdescent store (no {MANIFEST} in it); "

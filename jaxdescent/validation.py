@@ -31,7 +31,7 @@ from jaxdescent import data as _data
 from jaxdescent.checks import concrete
 from jaxdescent.metrics import of_problem
 from jaxdescent.problem import Problem
-from jaxdescent.problems.classification import _Model, _model_of, _weighted_mean
+from jaxdescent.problems.classification import _Model, _model_of, _weighted_mean, check_examples
 
 __all__ = [
     "with_heldout",
@@ -108,6 +108,7 @@ def with_heldout(problem: Problem, X, y, weight=None) -> Problem:
         raise ValueError(
             f"with_heldout: `y` needs one label per row of X ({Xa.shape[0]}), got shape {ya.shape}."
         )
+    check_examples(problem, Xa, ya, "with_heldout")
     loss, _ = _innermost(problem)
     batch = {"X": Xa, "y": loss.targets(ya) if isinstance(loss, _Model) else ya}
     if weight is not None:

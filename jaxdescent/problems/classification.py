@@ -26,10 +26,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent.checks import concrete
+from jaxdescent.checks import concrete, params_shape
 from jaxdescent.problem import Problem
 
 __all__ = [
+    "check_examples",
     "perceptron",
     "logistic_regression",
     "softmax_regression",
@@ -587,6 +588,68 @@ def mlp_classifier(
         stochastic=dropout is not None,
         name="mlp_classifier",
     )
+
+
+# --- held-out examples ------------------------------------------------------------------
+
+
+def _n_classes(model, params) -> int | None:
+    """The number of classes a categorical model scores, from its params' shapes."""
+    try:
+        if isinstance(model, _Softmax):
+            return int(params["b"].shape[-1])
+        if isinstance(model, _MLP):
+            return int(params[-1]["b"].shape[-1])
+    except (KeyError, IndexError, TypeError, AttributeError):  # a user's own params layout
+        return None
+    return None
+
+
+def check_examples(problem: Problem, X, y, what: str) -> None:
+    """Examples ``X, y`` from outside a problem (held-out data) fit its model: as many
+    features per example as its training ``X``, and labels the classifier can score
+    (0/1 for a binary model, class indices 0..C-1 of its output layer). Checked on
+    concrete labels; shapes always."""
+    data = problem.data
+    if isinstance(data, dict) and "X" in data:
+        want = tuple(jnp.shape(data["X"])[1:])
+        if tuple(jnp.shape(X)[1:]) != want:
+            raise ValueError(
+                f"{what}: `X` has examples of shape {tuple(jnp.shape(X)[1:])} but the "
+                f"problem's model takes {want} (its training X is {tuple(jnp.shape(data['X']))}); "
+                "pass held-out examples with the same features, prepared the same way."
+            )
+    model, args = problem.loss, problem.args
+    while hasattr(model, "unwrap"):
+        model, args = model.unwrap(args)
+    if not isinstance(model, _Model):
+        return
+    values = concrete(y)
+    if values is None or values.size == 0:
+        return
+    lo, hi = float(values.min()), float(values.max())
+    binary = isinstance(model, _Logistic) or (isinstance(model, _Perceptron) and model.outputs == 1)
+    if binary:
+        if not (np.all(np.isfinite(values)) and lo >= 0 and hi <= 1):
+            raise ValueError(
+                f"{what}: `y` must hold 0/1 labels (or targets in [0, 1]) for this binary "
+                f"classifier, got values in [{lo}, {hi}]; use the training labels' coding."
+            )
+        return
+    if isinstance(model, _Perceptron) and np.ndim(values) == 2:
+        return
+    classes = model.outputs if isinstance(model, _Perceptron) else None
+    if classes is None:
+        classes = _n_classes(model, params_shape(problem))
+    if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+        raise ValueError(f"{what}: `y` must hold integer class indices, got values like {lo}.")
+    if lo < 0 or (classes is not None and hi >= classes):
+        raise ValueError(
+            f"{what}: `y` holds labels in [{int(lo)}, {int(hi)}], but the model scores "
+            f"classes 0..{(classes or 0) - 1} (its output layer has {classes}); held-out "
+            "labels must use the training set's classes (build the problem with "
+            "classes=... large enough for both)."
+        )
 
 
 # --- evaluation -------------------------------------------------------------------------

@@ -7,7 +7,9 @@ minibatch and per-sample oracles all use the same loss.
 from __future__ import annotations
 
 import jax.numpy as jnp
+import numpy as np
 
+from jaxdescent.checks import concrete
 from jaxdescent.problem import Problem
 
 __all__ = ["linear_regression", "least_squares"]
@@ -63,8 +65,26 @@ def linear_regression(x, y, init=1.0, bias: bool = False) -> Problem:
             f"linear_regression: `x` and `y` need the same length, got {xs.shape[0]} "
             f"and {ys.shape[0]}."
         )
+    for name, a in (("x", concrete(xs)), ("y", concrete(ys))):
+        if a is not None and not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"linear_regression: `{name}` has non-finite values (NaN or inf) at "
+                f"{np.flatnonzero(~np.isfinite(a)).tolist()}; drop or fix those examples."
+            )
     data = {"x": xs, "y": ys}
     mxx, mx, mxy, my = jnp.mean(xs * xs), jnp.mean(xs), jnp.mean(xs * ys), jnp.mean(ys)
+    x_values = concrete(xs)
+    singular = x_values is not None and (
+        not np.any(x_values) if not bias else np.all(x_values == x_values[0])
+    )
+    if singular:
+        raise ValueError(
+            "linear_regression: `x` is "
+            + ("all zero" if not bias else "constant")
+            + ", so the slope w is not determined (the minimizer is not unique and the "
+            "problem is not strongly convex); give x at least "
+            + ("one nonzero value." if not bias else "two distinct values.")
+        )
     if not bias:
         w_star = mxy / mxx
         loss = _line_loss
