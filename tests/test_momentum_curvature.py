@@ -188,11 +188,10 @@ def _dense_top_eigenvalues(problem, params_stack):
     return np.linalg.eigvalsh(np.asarray(hessians))[:, -1]
 
 
-@pytest.mark.parametrize("activation, loss", [(jax.nn.tanh, "mse"), (jax.nn.relu, "cross_entropy")])
-def test_sharpness_on_an_mlp_is_within_one_percent_of_the_dense_hessian(activation, loss):
+def test_sharpness_on_an_mlp_is_within_one_percent_of_the_dense_hessian():
     X, y = jd.data.load_digits(seed=0).train
     p = jd.problems.mlp_classifier(
-        X[:100], y[:100], hidden=(8,), activation=activation, init_key=0, loss=loss
+        X[:100], y[:100], hidden=(8,), activation=jax.nn.tanh, init_key=0, loss="mse"
     )
     tr = jd.run(p, optax.sgd(0.5), steps=40, log_every=10, metrics={"s": "sharpness"})
     exact = _dense_top_eigenvalues(p, tr.params)
