@@ -735,8 +735,8 @@ def heavy_ball_optimal(mu: Any = None, L: Any = None, *, problem: Any = None) ->
 
     Example:
       >>> from jaxdescent import bounds
-      >>> [round(float(v), 5) for v in bounds.heavy_ball_optimal(0.01, 1.0)]
-      [3.30579, 0.66942, 0.81818]
+      >>> [round(float(v), 4) for v in bounds.heavy_ball_optimal(0.01, 1.0)]
+      [3.3058, 0.6694, 0.8182]
     """
     mu, L = _resolve(problem, mu=mu, L=L)
     mu_c, l_c = _concrete(mu), _concrete(L)
