@@ -182,23 +182,15 @@ def _hvp(problem: Problem, params, v):
     return jax.jvp(jax.grad(problem.objective), (params,), (v,))[1]
 
 
-def _power(matvec, v, iters: int):
-    """``iters`` power-iteration steps from the unit vector ``v``: returns the Rayleigh
-    quotient v_k' A v_k of the last iterate v_k that was multiplied, and A v_k / ||A v_k||
-    (the next start). A zero product leaves v unchanged (quotient 0)."""
+def _normalized(w, fallback):
+    """``w / ||w||``, or ``fallback`` where ``w`` is 0."""
+    norm = optax.tree.norm(w)
+    ok = norm > 0
+    return jax.tree.map(lambda a, b: jnp.where(ok, a / jnp.where(ok, norm, 1), b), w, fallback)
 
-    def body(_, carry):
-        v, _ = carry
-        w = matvec(v)
-        lam = optax.tree.vdot(v, w)
-        norm = optax.tree.norm(w)
-        ok = norm > 0
-        v = jax.tree.map(lambda wi, vi: jnp.where(ok, wi / jnp.where(ok, norm, 1), vi), w, v)
-        return v, lam
 
-    lam0 = jnp.zeros((), jnp.result_type(*jax.tree.leaves(v)))
-    v, lam = jax.lax.fori_loop(0, iters, body, (v, lam0))
-    return lam, v
+def _select(pred, a, b):
+    return jax.tree.map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
 def _unit(tree):
@@ -212,27 +204,28 @@ class sharpness:  # noqa: N801 - reads as a metric name: metrics={"s": jd.metric
     Power iteration on Hessian-vector products (``jax.jvp`` of ``jax.grad``; the Hessian
     is never formed), warm-started: the vectors reached at one logged step start the
     next, carried through the run's scan, so a slowly changing Hessian needs few
-    iterations per log. Two phases, ``iters`` products each:
+    iterations per log. Two phases of ``iters`` products each, in one loop:
 
     1. power iteration on H from the carried vector ``v``: the Rayleigh quotient
        ``lam_d`` of the eigenvalue of largest magnitude;
-    2. only if ``lam_d < 0`` (then every eigenvalue lies in ``[lam_d, -lam_d]``): power
-       iteration on the positive semi-definite ``H - lam_d I`` from the carried ``u``,
-       whose top eigenvalue is ``lam_max - lam_d``.
+    2. if ``lam_d >= 0`` it is ``lam_max``, and the second phase goes on with ``v``
+       (``2 iters`` products on H in all); if ``lam_d < 0`` (then every eigenvalue lies
+       in ``[lam_d, -lam_d]``), power iteration on the positive semi-definite
+       ``H - lam_d I`` from the carried ``u``, whose top eigenvalue is ``lam_max - lam_d``.
 
     So the value is ``lam_max`` of H (the "sharpness" of the edge-of-stability literature,
     Cohen et al. 2021), also where a negative eigenvalue dominates (a saddle): exact on
-    ``f = sum_i s_i x_i**2``, where it is ``2 max_i s_i``. The second phase is a
-    ``lax.cond``; under ``jax.vmap`` (a sweep) both branches run, so a sweep pays
-    ``2 iters`` products per logged iterate, a single `jd.run` ``iters`` (plus ``iters``
-    where ``lam_d < 0``). The error after k products on a gap ratio ``q = |lam_2/lam_1|``
-    is ``O(q**(2 k))``; warm starting accumulates the products over logged steps.
+    ``f = sum_i s_i x_i**2``, where it is ``2 max_i s_i``. Each logged iterate costs
+    ``2 iters`` Hessian-vector products (about 2-3 gradients each); the loop body holds
+    one product, so the compiled program grows by one Hessian-vector product only. The
+    error after k products on a gap ratio ``q = |lam_2 / lam_1|`` is ``O(q**(2 k))``;
+    warm starting accumulates the products over logged steps.
 
     Both vectors start from one fixed pseudo-random unit vector (``jax.random.key(0)``,
     the same for every run and seed), so runs stay deterministic.
 
     Args:
-      iters: Hessian-vector products per phase and logged step (a static int >= 1).
+      iters: Hessian-vector products per phase and logged iterate (a static int >= 1).
 
     Example:
       >>> import optax, jaxdescent as jd
@@ -264,17 +257,24 @@ class sharpness:  # noqa: N801 - reads as a metric name: metrics={"s": jd.metric
         return (v, v)
 
     def update(self, params, problem: Problem, state):
-        """``(lam_max, new_state)`` at ``params`` from the carried vectors."""
-        v, u = state
-        lam_d, v = _power(lambda w: _hvp(problem, params, w), v, self.iters)
+        """``(lam_max, new_state)`` at ``params`` from the carried vectors ``(v, u)``."""
+        v0, u0 = state
+        n = self.iters
 
-        def shifted(u):
-            def matvec(w):
-                hw = _hvp(problem, params, w)
-                return jax.tree.map(lambda a, b: a - lam_d * b, hw, w)
+        def body(k, carry):
+            w, v, lam_d, shift, lam = carry
+            switch = k == n  # end of phase 1: lam is the last quotient on H
+            lam_d = jnp.where(switch, lam, lam_d)
+            shift = jnp.where(switch, jnp.minimum(lam, 0), shift)
+            v = _select(switch, w, v)  # phase 1's vector, kept for the next log
+            w = _select(switch & (lam < 0), u0, w)
+            hw = _hvp(problem, params, w)
+            aw = jax.tree.map(lambda a, b: a - shift * b, hw, w)
+            lam = optax.tree.vdot(w, aw)
+            return _normalized(aw, w), v, lam_d, shift, lam
 
-            top, u = _power(matvec, u, self.iters)
-            return top + lam_d, u
-
-        lam, u = jax.lax.cond(lam_d < 0, shifted, lambda u: (lam_d, u), u)
-        return lam, (v, u)
+        zero = jnp.zeros((), jnp.result_type(*jax.tree.leaves(v0)))
+        w, v, lam_d, shift, lam = jax.lax.fori_loop(0, 2 * n, body, (v0, v0, zero, zero, zero))
+        negative = lam_d < 0
+        # lam_d >= 0: w continued v on H; lam_d < 0: w is u's iterate on H - lam_d I
+        return lam + shift, (_select(negative, v, w), _select(negative, w, u0))
