@@ -238,3 +238,20 @@ def test_mlp_classifier_mse_loss():
     assert float(p.objective(p.init)) == 0.5
     with pytest.raises(ValueError, match="loss"):
         jd.problems.mlp_classifier(X, jnp.array([0, 1]), hidden=(2,), loss="hinge")
+
+
+class LogCounter:
+    """A user's stateful metric: how many logged iterates came before, plus f(x)."""
+
+    def init(self, params, problem):
+        return jnp.zeros((), jnp.int32)
+
+    def update(self, params, problem, state):
+        return state + problem.objective(params), state + 1
+
+
+def test_a_stateful_metric_of_ones_own_is_carried_between_logs():
+    tr = jd.run(QUAD, optax.sgd(0.5), steps=6, log_every=2, metrics={"c": LogCounter()})
+    np.testing.assert_allclose(tr.metrics["c"], np.arange(4) + np.asarray(tr.loss))
+    with pytest.raises(TypeError, match="stateful metric"):
+        jd.run(QUAD, optax.sgd(0.5), steps=2, metrics={"c": 3})
