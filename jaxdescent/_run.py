@@ -48,6 +48,7 @@ class _Carry(NamedTuple):
     bad_coords: tuple  # per small leaf, per coordinate: first non-finite step (`_watch`)
     avg_sum: Any  # sum_t w_t x_{t-1} (None without averaging)
     avg_weight: Any  # sum_t w_t
+    metric_state: tuple = ()  # the states of the stateful metrics (`jd.metrics.stateful`)
 
 
 # Parameter leaves up to this many elements per run get a first-non-finite step per
@@ -120,6 +121,7 @@ def start(problem: Problem, optimizer, key, spec: Spec) -> _Carry:
         _first_bad_coords(params),
         jax.tree.map(jnp.zeros_like, params) if averaging else None,
         jnp.zeros((), jnp.result_type(float)) if averaging else None,
+        tuple(m.init(params, problem) for m in _stateful(spec)),
     )
 
 
@@ -145,6 +147,12 @@ def extra_args(batch_fn, value, grad) -> dict:
         return batch_fn(params)
 
     return dict(value=value, grad=grad, value_fn=value_fn, obj_fn=batch_fn)
+
+
+def _stateful(spec: Spec) -> list:
+    """The stateful metrics of ``spec``, in order (their states ride in the carry)."""
+    found = (metrics_lib.stateful(fn) for _, fn in spec.metrics)
+    return [m for m in found if m is not None]
 
 
 def advance(
@@ -195,18 +203,29 @@ def advance(
             else:
                 coords.append(jnp.where((rec < 0) & ~jnp.isfinite(leaf), t + 1, rec))
         diverged_at = jnp.where((carry.diverged_at < 0) & ~ok, t + 1, carry.diverged_at)
-    return _Carry(new_x, state, diverged_at, tuple(coords), avg_sum, avg_weight), exact
+    new = _Carry(new_x, state, diverged_at, tuple(coords), avg_sum, avg_weight, carry.metric_state)
+    return new, exact
 
 
-def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> Logs:
-    """What is logged at the current iterate: loss, gradient norm, metrics (and params).
+def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> tuple[Logs, tuple]:
+    """What is logged at the current iterate: loss, gradient norm, metrics (and params),
+    and the stateful metrics' new states (``carry.metric_state`` updated; ``()``
+    without stateful metrics).
 
     ``evaluated``: the objective's ``(value, gradient)`` at this iterate when the
     caller already has them (a full-batch step computes exactly these).
     """
     x = carry.params
     loss, grads = evaluated if evaluated is not None else jax.value_and_grad(problem.objective)(x)
-    values = {name: metrics_lib.resolve(fn, problem)(x) for name, fn in spec.metrics}
+    values, states = {}, list(carry.metric_state)
+    k = 0  # index of the next stateful metric's state
+    for name, fn in spec.metrics:
+        m = metrics_lib.stateful(fn)
+        if m is None:
+            values[name] = metrics_lib.resolve(fn, problem)(x)
+        else:
+            values[name], states[k] = m.update(x, problem, states[k])
+            k += 1
     if spec.average is not None:
         w = carry.avg_weight
         x_bar = jax.tree.map(
@@ -214,7 +233,8 @@ def record(problem: Problem, carry: _Carry, spec: Spec, evaluated=None) -> Logs:
         )
         values.update({n: fn(x_bar) for n, fn in metrics_lib.average_metrics(problem).items()})
     params = x if spec.keep_params else None
-    return Logs(loss=loss, grad_norm=optax.tree.norm(grads), params=params, metrics=values)
+    logs = Logs(loss=loss, grad_norm=optax.tree.norm(grads), params=params, metrics=values)
+    return logs, tuple(states)
 
 
 def _nbytes(tree) -> int:
@@ -276,6 +296,9 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_
     (on CPU the generator's rounds are a loop of their own, so per-step draws cost more
     than a small model's step).
 
+    ``record_fn(carry, evaluated) -> (logs, metric_state)`` logs x_{kL}; the stateful
+    metrics' new states go into the carry before the block's steps.
+
     With ``reuse`` (an oracle that computes the objective's exact value and gradient
     at x_t on its way: full batch, with or without added noise, on a deterministic
     problem), the log of x_{kL} is taken from the first step of block k instead of being
@@ -317,12 +340,13 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_
         n_rest, rest = L, drawn
         if reuse:  # the first step's oracle evaluated the objective at x_t
             new, evaluated = step(carry, t, _take(drawn, 0))
-            log = record_fn(carry, evaluated)
+            log, metric_state = record_fn(carry, evaluated)
             carry = _select(keep, new, carry)
             n_rest = L - 1
             rest = None if drawn is None else jax.tree.map(lambda a: a[1:], drawn)
         else:
-            log = record_fn(carry, None)
+            log, metric_state = record_fn(carry, None)
+        carry = carry._replace(metric_state=metric_state)
         t_rest = t + (L - n_rest)
         if n_rest == 1:
             carry = _select(keep, steps(carry, t_rest, rest, 1), carry)

@@ -602,3 +602,175 @@ def quadratic_sgd_grad_bound(scales: Any, init: Any, etas: Any, noise: Any) -> j
     axes = tuple(range(1, second.ndim))
     per_step = jnp.sum((2 * scales) ** 2 * second, axis=axes) + init.size * jnp.asarray(noise) ** 2
     return jnp.sqrt(jnp.max(per_step))
+
+
+# --------------------------------------------------------------------------- heavy ball
+
+__all__ += ["HeavyBallOptimum", "heavy_ball_optimal", "heavy_ball_rate", "heavy_ball_stable_step"]
+
+
+def _check_nonnegative(**values: Any) -> None:
+    """Raises when a concrete constant is negative (traced ones pass unchecked)."""
+    for name, value in values.items():
+        c = _concrete(value)
+        if c is not None and np.any(c < 0):
+            raise ValueError(f"`{name}` must be >= 0, got {c}.")
+
+
+def _check_momentum(momentum: Any) -> None:
+    c = _concrete(momentum)
+    if c is not None and (np.any(c < 0) or np.any(c >= 1)):
+        raise ValueError(
+            f"`momentum` must lie in [0, 1) for the heavy ball to converge at all, got {c}."
+        )
+
+
+def heavy_ball_stable_step(L: Any = None, momentum: Any = 0.0, *, problem: Any = None):
+    """Largest stable step of optax's heavy ball on an L-smooth quadratic: ``(2 + 2 beta) / L``.
+
+    ``optax.sgd(lr, momentum=beta)`` takes ``v_{t+1} = g_t + beta v_t`` and
+    ``x_{t+1} = x_t - lr v_{t+1}``. Along an eigenvector of the Hessian with eigenvalue
+    ``lam`` the pair ``(x, v)`` is multiplied by ``M = [[1 - lr lam, -lr beta], [lam, beta]]``,
+    whose characteristic polynomial is ``z**2 - (1 + beta - lr lam) z + beta``: both roots lie
+    inside the unit circle iff ``0 <= beta < 1`` and ``0 < lr lam < 2 + 2 beta``. With
+    ``L`` the largest eigenvalue the run converges for ``lr < (2 + 2 beta) / L`` and diverges
+    (from a generic start) above it; ``beta = 0`` gives `gd_stable_step`'s ``2 / L``.
+
+    Args:
+      L: the Hessian's largest eigenvalue (> 0); may be traced. Taken from
+        ``problem.smoothness`` if ``None``.
+      momentum: ``beta`` in ``[0, 1)``; may be traced (a swept momentum).
+      problem: optional problem to read ``L`` from.
+
+    Returns:
+      The scalar (or broadcast array) ``(2 + 2 momentum) / L``.
+
+    Raises:
+      ValueError: if ``L`` is unknown, or a concrete ``L <= 0`` or ``momentum`` outside
+        ``[0, 1)``.
+
+    Example:
+      >>> from jaxdescent import bounds
+      >>> float(bounds.heavy_ball_stable_step(4.0, 0.5))
+      0.75
+    """
+    (L,) = _resolve(problem, L=L)
+    c = _concrete(L)
+    if c is not None and np.any(c <= 0):
+        raise ValueError(f"`L` (the largest Hessian eigenvalue) must be > 0, got {c}.")
+    _check_momentum(momentum)
+    return (2.0 + 2.0 * _as_float(momentum)) / _as_float(L)
+
+
+def heavy_ball_rate(lr: Any, momentum: Any, eigenvalues: Any) -> jax.Array:
+    """Exact asymptotic linear rate of optax's heavy ball on a quadratic.
+
+    For ``optax.sgd(lr, momentum=beta)`` on a quadratic whose Hessian has the given
+    eigenvalues, each eigen-direction evolves by the 2x2 matrix of
+    `heavy_ball_stable_step`, with eigenvalues the roots of
+    ``z**2 - a z + beta``, ``a = 1 + beta - lr lam``. Its spectral radius is::
+
+        rho(lam) = sqrt(beta)                          if a**2 < 4 beta  (complex roots)
+        rho(lam) = (|a| + sqrt(a**2 - 4 beta)) / 2     otherwise         (real roots)
+
+    and the rate is ``max_lam rho(lam)``: ``||x_t - x*|| ~ C rho**t`` (times a factor
+    linear in ``t`` where ``a**2 = 4 beta``, a double root), the loss ``~ rho**(2 t)``.
+    ``rho < 1`` iff ``0 < lr lam < 2 + 2 beta`` for every ``lam``. ``beta = 0`` gives
+    gradient descent's ``max |1 - lr lam|``. Negative eigenvalues are allowed (rate > 1).
+
+    Args:
+      lr: the step; any shape, broadcast against ``momentum``; may be traced.
+      momentum: ``beta >= 0``; any shape, broadcast against ``lr``; may be traced.
+      eigenvalues: the Hessian's eigenvalues, a scalar or 1-D array (for ``f = sum_i s_i
+        x_i**2`` they are ``2 s_i``); may be traced.
+
+    Returns:
+      The rate, shaped like ``lr`` and ``momentum`` broadcast together.
+
+    Raises:
+      ValueError: if a concrete ``lr`` or ``momentum`` is negative, or ``eigenvalues`` is
+        not a scalar or a 1-D array.
+
+    Example:
+      >>> from jaxdescent import bounds
+      >>> round(float(bounds.heavy_ball_rate(1.0, 0.25, [1.0, 2.0])), 4)   # sqrt(0.25)
+      0.5
+    """
+    _check_nonnegative(lr=lr, momentum=momentum)
+    lam = _as_float(eigenvalues)
+    if lam.ndim > 1:
+        raise ValueError(
+            f"`eigenvalues` must be a scalar or a 1-D array, got shape {tuple(lam.shape)}."
+        )
+    lam = jnp.atleast_1d(lam)
+    dtype = jnp.result_type(lam, _as_float(lr), _as_float(momentum))
+    lr = jnp.asarray(lr, dtype)[..., None]
+    beta = jnp.asarray(momentum, dtype)[..., None]
+    a = 1.0 + beta - lr * lam
+    disc = a * a - 4.0 * beta
+    real = (jnp.abs(a) + jnp.sqrt(jnp.maximum(disc, 0.0))) / 2.0
+    rho = jnp.where(disc < 0, jnp.sqrt(jnp.maximum(beta, 0.0)), real)
+    return jnp.max(rho, axis=-1)
+
+
+class HeavyBallOptimum(NamedTuple):
+    """The best constant heavy-ball step and momentum for eigenvalues in ``[mu, L]``.
+
+    Attributes:
+      lr: ``(2 / (sqrt(mu) + sqrt(L)))**2``.
+      momentum: ``((sqrt(L) - sqrt(mu)) / (sqrt(L) + sqrt(mu)))**2``.
+      rate: ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``, ``kappa = L / mu``.
+    """
+
+    lr: jax.Array
+    momentum: jax.Array
+    rate: jax.Array
+
+
+def heavy_ball_optimal(mu: Any = None, L: Any = None, *, problem: Any = None) -> HeavyBallOptimum:
+    """Polyak's optimal heavy ball on a quadratic with Hessian eigenvalues in ``[mu, L]``.
+
+    Choosing ``lr`` and ``beta`` so that both ends of the spectrum sit on the double root
+    ``a**2 = 4 beta`` of `heavy_ball_rate` puts every eigenvalue at ``rho = sqrt(beta)``
+    (Goh, "Why Momentum Really Works", 2017)::
+
+        lr* = (2 / (sqrt(mu) + sqrt(L)))**2
+        beta* = ((sqrt(L) - sqrt(mu)) / (sqrt(L) + sqrt(mu)))**2
+        rate* = sqrt(beta*) = (sqrt(kappa) - 1) / (sqrt(kappa) + 1),   kappa = L / mu
+
+    against ``(kappa - 1) / (kappa + 1)`` for the best plain gradient step.
+
+    Args:
+      mu: the smallest eigenvalue (>= 0); may be traced. Taken from
+        ``problem.strong_convexity`` if ``None``.
+      L: the largest eigenvalue (> 0, >= mu); may be traced. Taken from
+        ``problem.smoothness`` if ``None``.
+      problem: optional problem to read ``mu`` and ``L`` from.
+
+    Returns:
+      ``HeavyBallOptimum(lr, momentum, rate)``.
+
+    Raises:
+      ValueError: if a constant is unknown, or concrete values violate ``0 <= mu <= L``,
+        ``L > 0``.
+
+    Example:
+      >>> from jaxdescent import bounds
+      >>> [round(float(v), 4) for v in bounds.heavy_ball_optimal(0.01, 1.0)]
+      [3.3058, 0.6694, 0.8182]
+    """
+    mu, L = _resolve(problem, mu=mu, L=L)
+    mu_c, l_c = _concrete(mu), _concrete(L)
+    if l_c is not None and np.any(l_c <= 0):
+        raise ValueError(f"`L` (the largest eigenvalue) must be > 0, got {l_c}.")
+    if mu_c is not None and np.any(mu_c < 0):
+        raise ValueError(f"`mu` (the smallest eigenvalue) must be >= 0, got {mu_c}.")
+    if mu_c is not None and l_c is not None and np.any(mu_c > l_c):
+        raise ValueError(
+            f"need mu <= L, got mu = {mu_c} and L = {l_c}; check that the strong-convexity "
+            "and smoothness constants are not swapped."
+        )
+    sm, sl = jnp.sqrt(_as_float(mu)), jnp.sqrt(_as_float(L))
+    return HeavyBallOptimum(
+        lr=(2.0 / (sm + sl)) ** 2, momentum=((sl - sm) / (sl + sm)) ** 2, rate=(sl - sm) / (sl + sm)
+    )

@@ -122,10 +122,11 @@ def check_metrics(metrics) -> tuple:
     reserved = {"loss", "grad_norm", "avg_loss", "avg_suboptimality", "avg_distance"}
     for name, fn in metrics.items():
         builtin = isinstance(fn, str) and fn in metrics_lib.BUILTIN
-        if not isinstance(name, str) or not (callable(fn) or builtin):
+        known = callable(fn) or builtin or metrics_lib.is_stateful(fn)
+        if not isinstance(name, str) or not known:
             raise TypeError(
-                f"`metrics` entries must be str -> function or one of {metrics_lib.BUILTIN}, "
-                f"got {name!r}: {fn!r}."
+                f"`metrics` entries must be str -> function, a stateful metric (e.g. "
+                f"jd.metrics.sharpness()) or one of {metrics_lib.BUILTIN}, got {name!r}: {fn!r}."
             )
         if name in reserved:
             raise ValueError(f"`metrics` name {name!r} is reserved (always logged); rename it.")
@@ -152,7 +153,8 @@ def check_average(average):
 def check_against_problem(problem, metrics: tuple, average) -> None:
     """Built-in metrics and averaging need constants the problem may not know."""
     for _, fn in metrics:
-        metrics_lib.resolve(fn, problem)
+        if metrics_lib.stateful(fn) is None:
+            metrics_lib.resolve(fn, problem)
     if average is not None:
         metrics_lib.average_metrics(problem)
 

@@ -20,12 +20,14 @@ from jaxdescent.problems.functions import (
 )
 from jaxdescent.problems.penalties import l1, l2, penalty
 from jaxdescent.problems.regression import least_squares, linear_regression
+from jaxdescent.problems.worst_case import huber_worst_case
 
 __all__ = [
     "HIMMELBLAU_MINIMA",
     "accuracy",
     "data_loss",
     "himmelblau",
+    "huber_worst_case",
     "l1",
     "l2",
     "least_squares",

@@ -187,6 +187,15 @@ class _MLP(_Categorical):
 
 
 @dataclasses.dataclass(frozen=True)
+class _MLPSquared(_MLP):
+    """The MLP with the squared error to one-hot targets: 1/2 sum_k (z_k - [k = y])^2."""
+
+    def losses(self, scores, y):
+        onehot = jax.nn.one_hot(y, scores.shape[-1], dtype=scores.dtype)
+        return 0.5 * jnp.sum((scores - onehot) ** 2, axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
 class _MLPInit:
     """``key -> params`` for an MLP of layer sizes ``sizes`` (hashable: equal sizes and
     scheme give an equal init, so rebuilt problems share a compiled program)."""
@@ -486,9 +495,13 @@ def mlp_classifier(
     dropout=None,
     init=None,
     init_key=None,
+    loss: str = "cross_entropy",
 ) -> Problem:
     """A fully connected classifier (the material's 784-200-200-10 ReLU MLP) with
-    cross-entropy loss: logits = `mlp_logits`, f = mean_i -log softmax(logits_i)_{y_i}.
+    cross-entropy loss: logits = `mlp_logits`, f = mean_i -log softmax(logits_i)_{y_i}
+    (or, with ``loss="mse"``, the squared error to one-hot targets,
+    f = mean_i 1/2 sum_k (logits_ik - [k = y_i])^2, the loss of the edge-of-stability
+    studies).
 
     The last layer outputs logits (no activation after it; the material's trailing
     ReLU would clip them), and softmax enters through the stable cross-entropy.
@@ -513,6 +526,7 @@ def mlp_classifier(
       init_key: by default init is a function of the run's key, so every seed of a
         sweep starts from its own draw; an int or key here draws ONE init, shared by
         all seeds.
+      loss: ``"cross_entropy"`` (default) or ``"mse"`` (static).
 
     Returns:
       A Problem whose params are a list of ``{"w", "b"}`` layers.
@@ -539,6 +553,9 @@ def mlp_classifier(
         )
     if not callable(activation):
         raise TypeError(f"mlp_classifier: `activation` must be a function, got {activation!r}.")
+    models = {"cross_entropy": _MLP, "mse": _MLPSquared}
+    if loss not in models:
+        raise ValueError(f"mlp_classifier: `loss` must be 'cross_entropy' or 'mse', got {loss!r}.")
     sizes = (d, *(int(h) for h in hidden), C)
 
     if init is None or isinstance(init, str):
@@ -581,7 +598,7 @@ def mlp_classifier(
             )
         args = {"dropout": rate}
     return Problem(
-        _MLP(activation),
+        models[loss](activation),
         init,
         data={"X": Xa, "y": ya},
         args=args,
