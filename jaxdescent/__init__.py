@@ -22,7 +22,7 @@ from jaxdescent._sweep import sweep
 from jaxdescent.grid import static
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
-from jaxdescent.results import SweepResult, load
+from jaxdescent.results import SweepResult, load, steps_to_target
 from jaxdescent.trace import Logs, Trace
 
 __version__ = "0.1.0"
@@ -51,6 +51,7 @@ __all__ = [
     "search",
     "smooth",
     "static",
+    "steps_to_target",
     "sweep",
     "tiles",
     "validation",

@@ -591,7 +591,11 @@ def quadratic_moments(
             f"`scales` (shape {tuple(scales.shape)}) must broadcast against `init` (shape "
             f"{tuple(init.shape)})."
         ) from err
-    if jnp.broadcast_shapes(shape, noise.shape) != shape:
+    try:
+        fits = jnp.broadcast_shapes(shape, noise.shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(
             f"`noise` (shape {tuple(noise.shape)}) must be a scalar or one standard deviation "
             f"per coordinate (shape {shape})."

@@ -18,7 +18,7 @@ from jaxdescent.store import FORMAT as STORE_FORMAT
 from jaxdescent.store import Layout, LazyArray, trace_of
 from jaxdescent.trace import FINAL, LOGGED, Trace
 
-__all__ = ["Best", "SweepResult", "load", "axis_label", "result_of"]
+__all__ = ["Best", "SweepResult", "load", "axis_label", "result_of", "steps_to_target"]
 
 _FORMAT = "jaxdescent.SweepResult/1"
 
@@ -515,3 +515,41 @@ def load(path) -> SweepResult:
         diverged_at=arrays["diverged_at"],
     )
     return SweepResult(axes=axes, trace=trace, meta=meta["meta"])
+
+
+def steps_to_target(values, steps, target, *, axis: int = -1) -> np.ndarray:
+    """The first logged step at which a curve is at or below ``target``; inf where never.
+
+    ``values[..., k]`` (along ``axis``) is a curve logged at ``steps[k]`` (e.g. a sweep's
+    ``loss`` with ``result.step``, or its mean over seeds); the answer is
+    ``min{steps[k] : values[k] <= target}``, read on the logged steps only (with
+    ``log_every > 1`` the true first step may be earlier, by less than ``log_every``).
+    Non-finite values (a diverged run) never count as reached. ``target`` broadcasts
+    against the other axes (one target per curve). Host (NumPy) arithmetic: compiles
+    nothing.
+
+    Args:
+      values: array of curves, the logged-step axis at ``axis``.
+      steps: 1-D array of the logged step counts (length of that axis).
+      target: the level, a number or an array broadcastable against ``values`` without
+        its step axis.
+      axis: the logged-step axis of ``values``.
+
+    Returns:
+      A float array shaped like ``values`` without ``axis``: the step count, or ``inf``.
+
+    Example:
+      >>> import numpy as np, jaxdescent as jd
+      >>> jd.steps_to_target(np.array([[4.0, 2.0, 1.0, 0.5], [4.0, 3.0, 3.0, 3.0]]),
+      ...                    np.array([0, 10, 20, 30]), 1.0).tolist()
+      [20.0, inf]
+    """
+    values = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
+    steps = np.asarray(steps, dtype=float)
+    if steps.ndim != 1 or steps.shape[0] != values.shape[-1]:
+        raise ValueError(
+            f"steps_to_target: `steps` must be 1-D with one entry per logged value "
+            f"({values.shape[-1]}), got shape {steps.shape}."
+        )
+    reached = np.isfinite(values) & (values <= np.asarray(target, dtype=float)[..., None])
+    return np.where(reached, steps, np.inf).min(axis=-1)
