@@ -22,7 +22,7 @@ from jaxdescent._sweep import sweep
 from jaxdescent.grid import static
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
-from jaxdescent.results import SweepResult, load, steps_to_target
+from jaxdescent.results import SweepResult, critical_batch_size, load, steps_to_target
 from jaxdescent.trace import Logs, Trace
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ __all__ = [
     "Trace",
     "bounds",
     "compiler",
+    "critical_batch_size",
     "data",
     "execute",
     "hypergrad",

@@ -18,7 +18,16 @@ from jaxdescent.store import FORMAT as STORE_FORMAT
 from jaxdescent.store import Layout, LazyArray, trace_of
 from jaxdescent.trace import FINAL, LOGGED, Trace
 
-__all__ = ["Best", "SweepResult", "load", "axis_label", "result_of", "steps_to_target"]
+__all__ = [
+    "Best",
+    "CriticalBatch",
+    "SweepResult",
+    "axis_label",
+    "critical_batch_size",
+    "load",
+    "result_of",
+    "steps_to_target",
+]
 
 _FORMAT = "jaxdescent.SweepResult/1"
 
@@ -553,3 +562,57 @@ def steps_to_target(values, steps, target, *, axis: int = -1) -> np.ndarray:
         )
     reached = np.isfinite(values) & (values <= np.asarray(target, dtype=float)[..., None])
     return np.where(reached, steps, np.inf).min(axis=-1)
+
+
+class CriticalBatch(NamedTuple):
+    """The fit ``S(B) = steps_min * (1 + batch_noise / B)`` of steps-to-target against the
+    batch size (McCandlish et al. 2018): ``steps_min`` the steps with an exact gradient,
+    ``batch_noise`` the critical batch size (where ``S = 2 steps_min``; below it doubling
+    ``B`` almost halves the steps, above it the gain fades)."""
+
+    steps_min: float
+    batch_noise: float
+
+
+def critical_batch_size(batch_sizes, steps) -> CriticalBatch:
+    """Fits ``S(B) = S_min (1 + B_noise / B)`` to steps-to-target ``steps`` at ``batch_sizes``.
+
+    Least squares in relative error: ``sum_k ((a + b / B_k) / S_k - 1)**2`` over the finite
+    ``S_k`` (a batch size that never reached the target is left out), linear in
+    ``a = S_min`` and ``b = S_min B_noise``; returns ``(a, b / a)``.
+
+    Args:
+      batch_sizes: 1-D array of batch sizes ``B_k > 0``.
+      steps: 1-D array of steps to the target at each (``inf`` where never reached),
+        e.g. `steps_to_target` minimized over learning rates.
+
+    Returns:
+      A `CriticalBatch`.
+
+    Raises:
+      ValueError: if fewer than two batch sizes reached the target or shapes differ.
+
+    Example:
+      >>> import numpy as np, jaxdescent as jd
+      >>> B = np.array([1, 2, 4, 8, 16, 32])
+      >>> fit = jd.results.critical_batch_size(B, 10 * (1 + 8 / B))
+      >>> round(fit.steps_min, 6), round(fit.batch_noise, 6)
+      (10.0, 8.0)
+    """
+    B = np.asarray(batch_sizes, dtype=float)
+    S = np.asarray(steps, dtype=float)
+    if B.ndim != 1 or B.shape != S.shape:
+        raise ValueError(
+            f"critical_batch_size: `batch_sizes` and `steps` must be 1-D of one length, got "
+            f"shapes {B.shape} and {S.shape}."
+        )
+    ok = np.isfinite(S) & (S > 0)
+    if ok.sum() < 2:
+        raise ValueError(
+            "critical_batch_size: fewer than two batch sizes reached the target (finite "
+            "steps); lower the target or run longer."
+        )
+    B, S = B[ok], S[ok]
+    design = np.stack([1 / S, 1 / (B * S)], axis=1)
+    (a, b), *_ = np.linalg.lstsq(design, np.ones_like(S), rcond=None)
+    return CriticalBatch(float(a), float(b / a))

@@ -325,3 +325,14 @@ def test_steps_to_target():
     assert far.tolist() == [[np.inf], [np.inf]]
     with pytest.raises(ValueError, match="steps"):
         jd.steps_to_target(loss, np.arange(3), 1.0)
+
+
+def test_critical_batch_size():
+    B = np.array([1, 2, 4, 8, 16, 32, 64])
+    fit = jd.critical_batch_size(B, 40 * (1 + 12 / B))
+    assert abs(fit.steps_min - 40) < 1e-9 and abs(fit.batch_noise - 12) < 1e-9
+    steps = np.array([np.inf, 1000.0, 500, 250, 126, 66, 40])  # B = 1 never reached
+    fit = jd.critical_batch_size(B, steps)
+    assert 20 < fit.steps_min < 40 and 50 < fit.batch_noise < 150
+    with pytest.raises(ValueError, match="fewer than two"):
+        jd.critical_batch_size(B[:2], [np.inf, 5.0])
