@@ -451,6 +451,10 @@ def minibatch(
     stochastic loss (dropout) draws its masks per example here (key folded with the
     example's position), unlike ``minibatch(size)``. A traced ``size`` outside
     ``[1, M]`` makes the run's loss NaN (recorded as diverged); a concrete one raises.
+    Cost: with ``replace=True`` the indices do not depend on ``size``, so a sweep draws
+    them once per seed; without replacement an epoch's batches depend on ``size``, so
+    they are drawn once per batch size and seed (several times slower on CPU for data
+    sets above 256 examples, where the permutation is a Feistel network).
 
     Args:
       size: examples per step: a positive Python int; with ``max_size``, an integer
