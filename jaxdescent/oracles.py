@@ -338,7 +338,9 @@ class GaussianNoise(_Evaluating):
         params = jax.eval_shape(problem.initial_params, jax.random.key(0))
         leaves = jax.tree.leaves(params)
         scales = _leaf_scales(self.scale, params)
-        if len(jax.tree.leaves(self.scale)) != 1 and len(scales) != len(leaves):
+        structure = jax.tree.structure(self.scale)
+        single = jax.tree_util.treedef_is_leaf(structure) and structure.num_leaves == 1
+        if structure != jax.tree.structure(params) and not single:
             raise ValueError(
                 "gaussian_noise: `scale` must be a number, an array broadcastable to every "
                 "parameter array, or a pytree shaped like the parameters "

@@ -182,6 +182,9 @@ def test_gaussian_noise_bad_scale():
     p = jd.problems.quadratic(SCALES, INIT)
     with pytest.raises(ValueError, match="broadcast"):
         jd.run(p, optax.sgd(0.1), steps=2, oracle=jd.oracles.gaussian_noise(jnp.ones(2)))
+    tree = jd.Problem(lambda w, b: jnp.sum(w["a"] ** 2), {"a": jnp.ones(2), "b": jnp.ones(3)})
+    with pytest.raises(ValueError, match="pytree shaped like the parameters"):
+        jd.run(tree, optax.sgd(0.1), steps=1, oracle=jd.oracles.gaussian_noise([1.0, 2.0]))
     with pytest.raises(ValueError, match=">= 0"):
         jd.run(
             p, optax.sgd(0.1), steps=2, oracle=jd.oracles.gaussian_noise(jnp.array([1, -1, 1.0]))
