@@ -44,9 +44,9 @@ LSQ_FRACTION = 0.05  # f <= f* + 0.05 (f(x_0) - f*)
 MOMENTA = (0.0, 0.9)
 FULL = dict(
     nqm_batches=2 ** np.arange(0, 11),
-    nqm_lrs=np.geomspace(0.004, 3.9, 24),
+    nqm_lrs=np.geomspace(0.004, 3.9, 16),
     nqm_steps=2000,
-    nqm_seeds=32,
+    nqm_seeds=16,
     lsq_batches=2 ** np.arange(0, 8),
     lsq_lrs=np.geomspace(0.0003, 0.1, 12),
     lsq_steps=1000,
