@@ -361,7 +361,7 @@ class GaussianNoise(_Evaluating):
             value = concrete(sc)  # None when traced: a swept scale is not checked here
             if value is not None and not (np.all(np.isfinite(value)) and np.all(value >= 0)):
                 raise ValueError(
-                    f"gaussian_noise: `scale` must be finite and >= 0, got {self.scale}."
+                    f"gaussian_noise: `scale` must be >= 0 and finite, got {self.scale}."
                 )
 
     def examples_per_step(self, problem):
