@@ -24,7 +24,7 @@ from jaxdescent.compiler import enable_compilation_cache
 from jaxdescent.grid import static
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
-from jaxdescent.results import SweepResult, load
+from jaxdescent.results import SweepResult, critical_batch_size, load, steps_to_target
 from jaxdescent.trace import Logs, Trace
 
 __version__ = "0.1.0"
@@ -37,6 +37,7 @@ __all__ = [
     "Trace",
     "bounds",
     "compiler",
+    "critical_batch_size",
     "data",
     "enable_compilation_cache",
     "execute",
@@ -55,6 +56,7 @@ __all__ = [
     "search",
     "smooth",
     "static",
+    "steps_to_target",
     "sweep",
     "tiles",
     "validation",

@@ -19,6 +19,7 @@ for the starting point of SGD), ``gamma`` or ``eta`` a step size.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -38,8 +39,10 @@ __all__ = [
     "gd_smooth_convex_classical",
     "gd_stable_step",
     "gd_strongly_convex",
+    "quadratic_moments",
     "quadratic_sgd_grad_bound",
     "quadratic_sgd_moments",
+    "saddle_escape_probability",
     "sgd_convex",
     "sgd_convex_optimal",
 ]
@@ -486,51 +489,212 @@ def gd_stable_step(L: Any = None, *, problem: Any = None) -> jax.Array:
 
 
 class Moments(NamedTuple):
-    """Exact moments of SGD on a separable quadratic, one row per step.
+    """Exact moments of a linear optimizer with Gaussian gradient noise on a separable
+    quadratic ``f(x) = sum_i s_i x_i**2``, one row per iterate.
 
     Attributes:
-      mean: ``E[x_t]``, shape ``(T, d)``; row ``t`` is after ``t + 1`` steps.
-      std: standard deviation of each coordinate of ``x_t``, shape ``(T, d)``.
-      sq_dist: ``E||x_t - x*||**2 = sum_i (mean_i**2 + std_i**2)`` with ``x* = 0``,
-        shape ``(T,)``.
+      mean: ``E[x_t]``, shape ``(n, d)``.
+      std: standard deviation of each coordinate of ``x_t``, shape ``(n, d)``.
+      loss: the expected objective ``E f(x_t) = sum_i s_i (mean_i**2 + std_i**2)``, shape
+        ``(n,)``.
+      sq_dist: ``E||x_t||**2 = sum_i (mean_i**2 + std_i**2)``, the squared distance to the
+        critical point ``0`` (the minimiser when every ``s_i > 0``), shape ``(n,)``.
+
+    Which iterate a row describes is said by the function that returns it:
+    `quadratic_moments` has ``n = T + 1`` rows, row ``t`` for ``x_t`` (aligned with
+    ``Trace.step``); `quadratic_sgd_moments` has ``n = T`` rows, row ``t`` for ``x_{t+1}``.
     """
 
     mean: jax.Array
     std: jax.Array
+    loss: jax.Array
     sq_dist: jax.Array
 
 
-def quadratic_sgd_moments(scales: Any, init: Any, etas: Any, noise: Any) -> Moments:
-    """Exact mean and standard deviation of SGD with Gaussian gradient noise on a quadratic.
+def _check_finite(name: str, value: Any, *, nonnegative: bool = False) -> None:
+    """Raises if a concrete ``value`` has non-finite (or negative) entries; tracers pass."""
+    arr = _concrete(value)
+    if arr is None:
+        return
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite, got {arr}.")
+    if nonnegative and np.any(arr < 0):
+        raise ValueError(f"`{name}` must be >= 0 (a standard deviation), got {arr}.")
 
-    Objective ``f(x) = sum_i s_i x_i**2`` (minimiser ``x* = 0``), started at ``x_0 = init``,
-    with noisy gradients ``2 s_i x_i + noise * z_i``, ``z ~ N(0, I)`` fresh every step::
+
+def quadratic_moments(
+    scales: Any,
+    init: Any,
+    etas: Any,
+    noise: Any,
+    *,
+    momentum: Any = 0.0,
+    nesterov: bool = False,
+) -> Moments:
+    """Exact moments of SGD, heavy-ball or Nesterov momentum with Gaussian gradient noise on
+    a separable quadratic, for every iterate ``x_0, ..., x_T``.
+
+    Objective ``f(x) = sum_i s_i x_i**2`` (any sign of ``s_i``: ``s_i < 0`` is a saddle
+    direction), started at ``x_0 = init``, gradients ``g_t = 2 s x_t + noise * z_t`` with
+    ``z_t ~ N(0, I)`` fresh every step, and the updates of
+    ``optax.sgd(etas, momentum=momentum, nesterov=nesterov)`` (optax's trace, ``v_0 = 0``)::
+
+        v_{t+1} = g_t + beta v_t
+        x_{t+1} = x_t - eta_t v_{t+1}                       (heavy ball; SGD when beta = 0)
+        x_{t+1} = x_t - eta_t (g_t + beta v_{t+1})          (nesterov=True)
+
+    Each coordinate's ``(x, v)`` is a linear recursion driven by Gaussian noise, so every
+    iterate is Gaussian with independent coordinates; with ``(x', v') = P (x, v) + q z``,
+    ``a = 2 s``, ``P = [[1 - eta a, -eta beta], [a, beta]]``, ``q = (-eta noise, noise)``
+    (Nesterov: first row ``[1 - eta (1 + beta) a, -eta beta**2]``, ``q_x = -eta (1 + beta)
+    noise``), the mean follows ``m' = P m`` and the covariance ``C' = P C P^T + q q^T``
+    (three numbers per coordinate). The mean is computed with optax's own arithmetic, so it
+    equals a noiseless ``jd.run`` to rounding. For ``beta = 0`` the variance is
+    ``var_{t+1} = (1 - 2 eta_t s)**2 var_t + eta_t**2 noise**2``.
+
+    Args:
+      scales: the ``s_i``, shape ``(d,)`` (or broadcastable against ``init``); any sign;
+        may be traced.
+      init: the starting point ``x_0``, shape ``(d,)``; may be traced.
+      etas: 1-D array of step sizes ``eta_0, ..., eta_{T-1}`` (a schedule evaluated on
+        ``jnp.arange(T)``); may be traced.
+      noise: standard deviation of the gradient noise, a scalar or one per coordinate
+        (shape ``(d,)``, e.g. ``sqrt(c / B)`` of the noisy quadratic model); may be traced.
+      momentum: optax's momentum ``beta`` (a scalar); may be traced. ``0`` is plain SGD.
+      nesterov: Nesterov's variant, as optax computes it (static).
+
+    Returns:
+      ``Moments(mean, std, loss, sq_dist)`` with shapes ``(T + 1, d)``, ``(T + 1, d)``,
+      ``(T + 1,)``, ``(T + 1,)``: row ``t`` describes ``x_t``, ``t = 0, ..., T`` (row 0 is
+      ``init`` with zero spread), aligned with ``Trace.step`` of a run with ``log_every=1``.
+
+    Raises:
+      ValueError: if ``etas`` is not a non-empty 1-D array, shapes do not broadcast,
+        ``momentum`` is not a scalar, or a concrete ``scales``/``etas``/``momentum``/
+        ``noise`` is not finite (or ``noise`` is negative).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxdescent import bounds
+      >>> mom = bounds.quadratic_moments(jnp.array([0.5]), jnp.array([1.0]),
+      ...                               jnp.full(2, 0.5), noise=2.0, momentum=0.5)
+      >>> mom.mean[:, 0].tolist()   # x_1 = 0.5 - z_0, x_2 = -z_0 - z_1 (by hand)
+      [1.0, 0.5, 0.0]
+      >>> [round(v, 4) for v in mom.std[:, 0].tolist()]     # 0, 1, sqrt(2)
+      [0.0, 1.0, 1.4142]
+      >>> [round(v, 4) for v in mom.loss.tolist()]          # 0.5 * (mean^2 + std^2)
+      [0.5, 0.625, 1.0]
+    """
+    init = jnp.asarray(init)
+    scales = jnp.asarray(scales)
+    etas = jnp.asarray(etas)
+    noise = jnp.asarray(noise)
+    momentum = jnp.asarray(momentum)
+    if etas.ndim != 1 or etas.shape[0] == 0:
+        raise ValueError(
+            f"`etas` must be a non-empty 1-D array of step sizes, got shape {tuple(etas.shape)}. "
+            "Evaluate a schedule on counts, e.g. `schedule(jnp.arange(T))`."
+        )
+    if momentum.ndim != 0:
+        raise ValueError(
+            f"`momentum` must be a scalar, got shape {tuple(momentum.shape)}; to compare "
+            "several momenta, jax.vmap over this function."
+        )
+    if not isinstance(nesterov, bool):
+        raise ValueError(f"`nesterov` must be a Python bool (it is static), got {nesterov!r}.")
+    try:
+        shape = jnp.broadcast_shapes(init.shape, scales.shape)
+    except ValueError as err:
+        raise ValueError(
+            f"`scales` (shape {tuple(scales.shape)}) must broadcast against `init` (shape "
+            f"{tuple(init.shape)})."
+        ) from err
+    try:
+        fits = jnp.broadcast_shapes(shape, noise.shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"`noise` (shape {tuple(noise.shape)}) must be a scalar or one standard deviation "
+            f"per coordinate (shape {shape})."
+        )
+    for name, value in (("scales", scales), ("etas", etas), ("momentum", momentum)):
+        _check_finite(name, value)
+    _check_finite("noise", noise, nonnegative=True)
+    dtype = jnp.result_type(init, scales, etas, noise, momentum, float)
+    cast = lambda a: jnp.broadcast_to(a.astype(dtype), shape)  # noqa: E731
+    return _linear_moments(
+        cast(init), cast(scales), etas.astype(dtype), cast(noise), momentum.astype(dtype), nesterov
+    )
+
+
+@functools.partial(jax.jit, static_argnames="nesterov")
+def _linear_moments(m0, scales, etas, noise, beta, nesterov) -> Moments:
+    a = 2 * scales
+
+    def step(carry, eta):
+        mx, mv, cxx, cxv, cvv = carry
+        # the mean: optax's trace and scale_by_learning_rate on the noiseless iterate
+        g = a * mx
+        mv_new = g + beta * mv
+        u = g + beta * mv_new if nesterov else mv_new
+        mx_new = mx + (-eta) * u
+        # the covariance of (x, v): C' = P C P^T + q q^T
+        if nesterov:
+            px, pv, qx = 1 - eta * (1 + beta) * a, -eta * beta**2, -eta * (1 + beta) * noise
+        else:
+            px, pv, qx = 1 - eta * a, -eta * beta, -eta * noise
+        # terms through v vanish when beta = 0 (also when C is infinite after a divergence)
+        via_v = lambda t: jnp.where(pv == 0, 0.0, t)  # noqa: E731
+        cxx_new = px**2 * cxx + via_v(pv * (2 * px * cxv + pv * cvv)) + qx**2
+        cxv_new = px * (a * cxx + beta * cxv) + via_v(pv * (a * cxv + beta * cvv)) + qx * noise
+        cvv_new = a**2 * cxx + 2 * a * beta * cxv + beta**2 * cvv + noise**2
+        new = (mx_new, mv_new, cxx_new, cxv_new, cvv_new)
+        return new, (mx_new, cxx_new)
+
+    zero = jnp.zeros_like(m0)
+    _, (mean, var) = jax.lax.scan(step, (m0, zero, zero, zero, zero), etas)
+    mean = jnp.concatenate([m0[None], mean])
+    var = jnp.concatenate([zero[None], var])
+    axes = tuple(range(1, mean.ndim))
+    second = mean**2 + var
+    return Moments(
+        mean=mean,
+        std=jnp.sqrt(jnp.maximum(var, 0)),
+        loss=jnp.sum(scales * second, axis=axes),
+        sq_dist=jnp.sum(second, axis=axes),
+    )
+
+
+def quadratic_sgd_moments(scales: Any, init: Any, etas: Any, noise: Any) -> Moments:
+    """Exact mean and standard deviation of SGD with Gaussian gradient noise on a quadratic,
+    after each step (rows ``x_1, ..., x_T``).
+
+    `quadratic_moments` without momentum and without its row for ``x_0``: objective
+    ``f(x) = sum_i s_i x_i**2``, started at ``x_0 = init``, noisy gradients
+    ``2 s_i x_i + noise * z_i``, ``z ~ N(0, I)`` fresh every step::
 
         x_{t+1,i} = x_{t,i} - eta_t * (2 s_i x_{t,i} + noise * z_{t,i})
-
-    Every iterate is Gaussian with independent coordinates, mean ``m`` and variance ``v``::
-
         m_{t+1} = (1 - 2 eta_t s_i) m_t,                        m_0 = init
         v_{t+1} = (1 - 2 eta_t s_i)**2 v_t + eta_t**2 noise**2, v_0 = 0
 
-    (the mean is computed as ``m - eta * (2 s m)``, i.e. exactly the noiseless GD iterate).
     This is the setting of d2l.ai section 12.4, ``f = x1**2 + 2 x2**2`` with unit noise:
     ``scales=(1, 2)``, ``init=(-5, -2)``, ``noise=1``.
 
     Args:
       scales: the ``s_i``, shape ``(d,)`` (or broadcastable to ``init``); may be traced.
       init: the starting point ``x_0``, shape ``(d,)``; may be traced.
-      etas: 1-D array of step sizes ``eta_0, ..., eta_{T-1}``, e.g. a schedule evaluated on
-        ``jnp.arange(T)``; may be traced.
-      noise: standard deviation of the gradient noise per coordinate; may be traced.
+      etas: 1-D array of step sizes ``eta_0, ..., eta_{T-1}``; may be traced.
+      noise: standard deviation of the gradient noise (scalar or per coordinate); may be
+        traced.
 
     Returns:
-      ``Moments(mean, std, sq_dist)`` with shapes ``(T, d)``, ``(T, d)``, ``(T,)``; row ``t``
-      describes ``x_{t+1}``, the iterate after ``t + 1`` steps.
+      ``Moments(mean, std, loss, sq_dist)`` with shapes ``(T, d)``, ``(T, d)``, ``(T,)``,
+      ``(T,)``; row ``t`` describes ``x_{t+1}``, the iterate after ``t + 1`` steps (one row
+      fewer than `quadratic_moments`, whose row ``t + 1`` it is).
 
     Raises:
-      ValueError: if ``etas`` is not a non-empty 1-D array or ``scales`` does not broadcast
-        against ``init``.
+      ValueError: as `quadratic_moments`.
 
     Example:
       >>> import jax.numpy as jnp
@@ -543,41 +707,59 @@ def quadratic_sgd_moments(scales: Any, init: Any, etas: Any, noise: Any) -> Mome
     for name, value in (("scales", scales), ("init", init)):
         _number(name, value, finite=True)
     _nonnegative(etas=etas, noise=noise)
-    init = jnp.asarray(init)
-    scales = jnp.asarray(scales)
-    etas = jnp.asarray(etas)
-    if etas.ndim != 1 or etas.shape[0] == 0:
-        raise ValueError(
-            f"`etas` must be a non-empty 1-D array of step sizes, got shape {tuple(etas.shape)}. "
-            "Evaluate a schedule on counts, e.g. `schedule(jnp.arange(T))`."
-        )
-    try:
-        shape = jnp.broadcast_shapes(init.shape, scales.shape)
-    except ValueError as err:
-        raise ValueError(
-            f"`scales` (shape {tuple(scales.shape)}) must broadcast against `init` (shape "
-            f"{tuple(init.shape)})."
-        ) from err
-    dtype = jnp.result_type(init, scales, etas, noise, float)
-    return _moments(
-        jnp.broadcast_to(init.astype(dtype), shape),
-        scales.astype(dtype),
-        etas.astype(dtype),
-        jnp.asarray(noise, dtype),
-    )
+    return jax.tree.map(lambda a: a[1:], quadratic_moments(scales, init, etas, noise))
 
 
-@jax.jit
-def _moments(m0, scales, etas, noise) -> Moments:
-    def step(carry, eta):
-        m, v = carry
-        m = m - eta * (2 * scales * m)
-        v = (1 - 2 * eta * scales) ** 2 * v + eta**2 * noise**2
-        return (m, v), (m, v)
+def saddle_escape_probability(s: Any, eta: Any, noise: Any, delta: Any, steps: int) -> jax.Array:
+    """Exact probability that SGD started on a saddle's stable manifold is more than
+    ``delta`` away along the unstable direction, at every step.
 
-    _, (mean, var) = jax.lax.scan(step, (m0, jnp.zeros_like(m0)), etas)
-    axes = tuple(range(1, mean.ndim))
-    return Moments(mean=mean, std=jnp.sqrt(var), sq_dist=jnp.sum(mean**2 + var, axis=axes))
+    Along a direction where ``f`` contains ``-s x**2`` (``s > 0``, e.g. ``x_2`` of
+    ``f = x_1**2 - s x_2**2``, ``jd.problems.quadratic((1, -s))``), SGD with a constant
+    step ``eta`` and ``N(0, noise**2)`` gradient noise from ``x_0 = 0`` makes
+    ``x_{t+1} = r x_t - eta noise z_t`` with ``r = 1 + 2 eta s > 1``, so ``x_t`` is exactly
+    Gaussian with mean 0 and::
+
+        Var x_t = eta**2 noise**2 (r**(2 t) - 1) / (r**2 - 1)
+        P(|x_t| > delta) = erfc(delta / sqrt(2 Var x_t))
+
+    Gradient descent (``noise = 0``) stays at the saddle forever (probability 0).
+    This is the probability of being outside ``[-delta, delta]`` AT step ``t``; the first
+    exit time ``tau`` has ``P(tau <= t) >= P(|x_t| > delta)`` (an iterate that left may be
+    pushed back by the noise), with equality in the limit of large ``r`` per noise step.
+
+    Args:
+      s: the negative curvature: ``f`` contains ``-s x**2``, ``s > 0``; may be traced.
+      eta: the constant step size, ``> 0``; may be traced.
+      noise: the gradient noise's standard deviation, ``>= 0``; may be traced.
+      delta: the escape radius, ``> 0``; may be traced.
+      steps: the number of steps ``T`` (a static Python int ``>= 1``).
+
+    Returns:
+      Array of shape ``(T + 1,)``; element ``t`` is ``P(|x_t| > delta)`` (0 at ``t = 0``).
+
+    Raises:
+      ValueError: if ``steps`` is not an int ``>= 1`` or a concrete ``s``, ``eta``,
+        ``delta`` is not positive or ``noise`` is negative.
+
+    Example:
+      >>> from jaxdescent import bounds
+      >>> p = bounds.saddle_escape_probability(s=0.5, eta=1.0, noise=1.0, delta=1.0, steps=2)
+      >>> [round(v, 4) for v in p.tolist()]   # Var x_1 = 1, Var x_2 = 1 + 4 = 5
+      [0.0, 0.3173, 0.6547]
+    """
+    steps = _static_steps(steps)
+    for name, value in (("s", s), ("eta", eta), ("delta", delta)):
+        arr = _concrete(value)
+        if arr is not None and not (np.all(np.isfinite(arr)) and np.all(arr > 0)):
+            raise ValueError(f"`{name}` must be positive and finite, got {arr}.")
+    _check_finite("noise", noise, nonnegative=True)
+    s, eta, noise, delta = (_as_float(v) for v in (s, eta, noise, delta))
+    r2 = (1 + 2 * eta * s) ** 2
+    t = jnp.arange(steps + 1)
+    var = eta**2 * noise**2 * jnp.expm1(t * jnp.log(r2)) / (r2 - 1)
+    ratio = jnp.where(var > 0, delta / jnp.sqrt(jnp.where(var > 0, var, 1.0)), jnp.inf)
+    return jax.scipy.special.erfc(ratio / jnp.sqrt(2.0))
 
 
 def quadratic_sgd_grad_bound(scales: Any, init: Any, etas: Any, noise: Any) -> jax.Array:

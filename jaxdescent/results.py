@@ -20,13 +20,16 @@ from jaxdescent.trace import FINAL, LOGGED, Trace
 
 __all__ = [
     "Best",
+    "CriticalBatch",
     "SweepResult",
     "axis_label",
     "axis_record",
     "axis_values",
+    "critical_batch_size",
     "index_on_axis",
     "load",
     "result_of",
+    "steps_to_target",
 ]
 
 _FORMAT = "jaxdescent.SweepResult/1"
@@ -804,3 +807,95 @@ def _check_shapes(path, axes: dict, trace: Trace) -> None:
                     + (f" and {n_log} logged steps" if logged else "")
                     + "."
                 )
+
+
+def steps_to_target(values, steps, target, *, axis: int = -1) -> np.ndarray:
+    """The first logged step at which a curve is at or below ``target``; inf where never.
+
+    ``values[..., k]`` (along ``axis``) is a curve logged at ``steps[k]`` (e.g. a sweep's
+    ``loss`` with ``result.step``, or its mean over seeds); the answer is
+    ``min{steps[k] : values[k] <= target}``, read on the logged steps only (with
+    ``log_every > 1`` the true first step may be earlier, by less than ``log_every``).
+    Non-finite values (a diverged run) never count as reached. ``target`` broadcasts
+    against the other axes (one target per curve). Host (NumPy) arithmetic: compiles
+    nothing.
+
+    Args:
+      values: array of curves, the logged-step axis at ``axis``.
+      steps: 1-D array of the logged step counts (length of that axis).
+      target: the level, a number or an array broadcastable against ``values`` without
+        its step axis.
+      axis: the logged-step axis of ``values``.
+
+    Returns:
+      A float array shaped like ``values`` without ``axis``: the step count, or ``inf``.
+
+    Example:
+      >>> import numpy as np, jaxdescent as jd
+      >>> jd.steps_to_target(np.array([[4.0, 2.0, 1.0, 0.5], [4.0, 3.0, 3.0, 3.0]]),
+      ...                    np.array([0, 10, 20, 30]), 1.0).tolist()
+      [20.0, inf]
+    """
+    values = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
+    steps = np.asarray(steps, dtype=float)
+    if steps.ndim != 1 or steps.shape[0] != values.shape[-1]:
+        raise ValueError(
+            f"steps_to_target: `steps` must be 1-D with one entry per logged value "
+            f"({values.shape[-1]}), got shape {steps.shape}."
+        )
+    reached = np.isfinite(values) & (values <= np.asarray(target, dtype=float)[..., None])
+    return np.where(reached, steps, np.inf).min(axis=-1)
+
+
+class CriticalBatch(NamedTuple):
+    """The fit ``S(B) = steps_min * (1 + batch_noise / B)`` of steps-to-target against the
+    batch size (McCandlish et al. 2018): ``steps_min`` the steps with an exact gradient,
+    ``batch_noise`` the critical batch size (where ``S = 2 steps_min``; below it doubling
+    ``B`` almost halves the steps, above it the gain fades)."""
+
+    steps_min: float
+    batch_noise: float
+
+
+def critical_batch_size(batch_sizes, steps) -> CriticalBatch:
+    """Fits ``S(B) = S_min (1 + B_noise / B)`` to steps-to-target ``steps`` at ``batch_sizes``.
+
+    Least squares in relative error: ``sum_k ((a + b / B_k) / S_k - 1)**2`` over the finite
+    ``S_k`` (a batch size that never reached the target is left out), linear in
+    ``a = S_min`` and ``b = S_min B_noise``; returns ``(a, b / a)``.
+
+    Args:
+      batch_sizes: 1-D array of batch sizes ``B_k > 0``.
+      steps: 1-D array of steps to the target at each (``inf`` where never reached),
+        e.g. `steps_to_target` minimized over learning rates.
+
+    Returns:
+      A `CriticalBatch`.
+
+    Raises:
+      ValueError: if fewer than two batch sizes reached the target or shapes differ.
+
+    Example:
+      >>> import numpy as np, jaxdescent as jd
+      >>> B = np.array([1, 2, 4, 8, 16, 32])
+      >>> fit = jd.results.critical_batch_size(B, 10 * (1 + 8 / B))
+      >>> round(fit.steps_min, 6), round(fit.batch_noise, 6)
+      (10.0, 8.0)
+    """
+    B = np.asarray(batch_sizes, dtype=float)
+    S = np.asarray(steps, dtype=float)
+    if B.ndim != 1 or B.shape != S.shape:
+        raise ValueError(
+            f"critical_batch_size: `batch_sizes` and `steps` must be 1-D of one length, got "
+            f"shapes {B.shape} and {S.shape}."
+        )
+    ok = np.isfinite(S) & (S > 0)
+    if ok.sum() < 2:
+        raise ValueError(
+            "critical_batch_size: fewer than two batch sizes reached the target (finite "
+            "steps); lower the target or run longer."
+        )
+    B, S = B[ok], S[ok]
+    design = np.stack([1 / S, 1 / (B * S)], axis=1)
+    (a, b), *_ = np.linalg.lstsq(design, np.ones_like(S), rcond=None)
+    return CriticalBatch(float(a), float(b / a))

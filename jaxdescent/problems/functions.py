@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdescent.checks import concrete
 from jaxdescent.problem import Problem
 
 __all__ = ["quadratic", "himmelblau", "rosenbrock", "rastrigin", "HIMMELBLAU_MINIMA"]
@@ -47,34 +48,66 @@ def _quadratic_loss(x, batch, scales):
 def quadratic(scales=(1.0, 2.0), init=(-5.0, -2.0)) -> Problem:
     """The separable quadratic f(x) = sum_i scales_i * x_i^2 (d2l 12.4: f = x1^2 + 2 x2^2).
 
+    Scales of any sign: a negative ``s_i`` makes 0 a saddle point (``f = x1^2 - x2^2``
+    with ``scales=(1, -1)``), unbounded below along ``x_i``.
+
     Args:
-      scales: positive weights s_i (may be traced, e.g. swept condition numbers).
+      scales: finite weights s_i of any sign (may be traced, e.g. swept condition numbers).
       init: starting point of length d, or a function ``key -> (d,) array``.
 
     Returns:
-      A Problem with minimizer 0, min value 0, smoothness L = 2 max(s) and strong
-      convexity mu = 2 min(s) (the extreme eigenvalues of the Hessian diag(2 s)).
+      A Problem with smoothness L = 2 max|s| (the Hessian diag(2 s)'s largest absolute
+      eigenvalue) and, by the signs of concrete scales:
+
+      * all s_i > 0: minimizer 0, min value 0, strong convexity mu = 2 min(s);
+      * all s_i >= 0, some 0: minimizer 0 (one of many), min value 0, mu = 0 (convex);
+      * some s_i < 0 (a saddle at 0): minimizer, min value and strong convexity None
+        (f has no minimum: inf f = -inf), so bounds and metrics that need them refuse
+        the problem by name.
+
+      With traced scales the signs are unknown while tracing: the fields are the
+      formulas ``2 min(s)`` for mu and ``0`` for the minimizer and min value where
+      ``min(s) >= 0``, and NaN where some scale is negative (never a wrong number).
+
+    Raises:
+      ValueError: if ``scales`` is not a non-empty 1-D sequence or has NaN/inf entries.
 
     Example:
       >>> import jaxdescent as jd
       >>> p = jd.problems.quadratic()
       >>> float(p.objective(p.init))   # 25 + 2 * 4
       33.0
+      >>> saddle = jd.problems.quadratic((1.0, -3.0), init=(1.0, 0.0))
+      >>> float(saddle.smoothness), saddle.strong_convexity, saddle.minimizer
+      (6.0, None, None)
     """
     s = jnp.asarray(scales, dtype=jnp.result_type(float))
     if s.ndim != 1 or s.shape[0] == 0:
         raise ValueError(
             f"quadratic: `scales` must be a non-empty 1-D sequence, got shape {s.shape}."
         )
+    known = concrete(s)
+    if known is not None and not np.all(np.isfinite(known)):
+        raise ValueError(f"quadratic: `scales` must be finite, got {known}.")
     x0 = _vector_init(init, s.shape[0], "quadratic")
+    lowest = jnp.min(s)
+    if known is None:  # traced: NaN marks a saddle
+        convex = lowest >= 0
+        minimizer = jnp.where(convex, jnp.zeros_like(s), jnp.nan)
+        min_value = jnp.where(convex, 0.0, jnp.nan).astype(s.dtype)
+        strong = jnp.where(convex, 2 * lowest, jnp.nan)
+    elif np.all(known >= 0):
+        minimizer, min_value, strong = jnp.zeros_like(s), jnp.zeros((), s.dtype), 2 * lowest
+    else:
+        minimizer = min_value = strong = None
     return Problem(
         _quadratic_loss,
         x0,
         args=s,
-        minimizer=jnp.zeros_like(s),
-        min_value=jnp.zeros((), s.dtype),
-        smoothness=2 * jnp.max(s),
-        strong_convexity=2 * jnp.min(s),
+        minimizer=minimizer,
+        min_value=min_value,
+        smoothness=2 * jnp.max(jnp.abs(s)),
+        strong_convexity=strong,
         name="quadratic",
     )
 
