@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent.checks import check_number
+from jaxdescent.checks import check_number, concrete
 from jaxdescent.problem import Problem
 from jaxdescent.structural import Keyed
 

@@ -43,6 +43,8 @@ class _Identity:
 
 
 def _array_key(a) -> tuple:
+    if isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        return ("key", str(a.dtype), _array_key(jax.random.key_data(a)))
     a = np.asarray(a)
     digest = hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
     return ("array", a.dtype.str, a.shape, digest)

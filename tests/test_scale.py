@@ -222,8 +222,13 @@ def test_out_saves_and_reloads(reference, tmp_path, compiles):
         again = jd.sweep(QUAD, sgd_m, GRID, out=path, chunk_size=12, **KW)
     assert compiles.n == 0  # loaded, not recomputed
     assert_same(again, reference)
-    # a different sweep to the same path is computed afresh
-    other = jd.sweep(QUAD, sgd_m, {**GRID, "lr": GRID["lr"] * 0.5}, out=path, chunk_size=12, **KW)
+    # a different sweep to the same path is refused (the stored result is kept) ...
+    half = {**GRID, "lr": GRID["lr"] * 0.5}
+    with pytest.raises(ValueError, match="overwrite=True"):
+        jd.sweep(QUAD, sgd_m, half, out=path, chunk_size=12, **KW)
+    assert_same(jd.load(path), reference)
+    # ... unless asked: then it is computed afresh
+    other = jd.sweep(QUAD, sgd_m, half, out=path, chunk_size=12, overwrite=True, **KW)
     assert not np.allclose(other.loss, reference.loss)
     with pytest.raises(ValueError, match="out"):
         jd.sweep(QUAD, sgd_m, GRID, out="", **KW)
