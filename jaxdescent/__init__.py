@@ -1,6 +1,7 @@
 """jaxdescent: gradient methods as pure JAX functions, swept as one compiled program."""
 
 from jaxdescent import (
+    analysis,
     bounds,
     compiler,
     data,
@@ -19,6 +20,7 @@ from jaxdescent._hypergrad import hypergrad
 from jaxdescent._plan import SweepPlan, plan
 from jaxdescent._run import run, run_keys
 from jaxdescent._sweep import sweep
+from jaxdescent.analysis import best_index, first_flagged, last_clear, steps_to_target
 from jaxdescent.grid import static
 from jaxdescent.plots import smooth
 from jaxdescent.problem import Problem
@@ -33,6 +35,11 @@ __all__ = [
     "SweepPlan",
     "SweepResult",
     "Trace",
+    "analysis",
+    "best_index",
+    "first_flagged",
+    "last_clear",
+    "steps_to_target",
     "bounds",
     "compiler",
     "data",

@@ -37,6 +37,8 @@ __all__ = [
     "gd_smooth_convex_classical",
     "gd_stable_step",
     "gd_strongly_convex",
+    "heavy_ball_optimal",
+    "momentum_stable_step",
     "quadratic_sgd_grad_bound",
     "quadratic_sgd_moments",
     "sgd_convex",
@@ -462,6 +464,57 @@ def gd_stable_step(L: Any = None, *, problem: Any = None) -> jax.Array:
     """
     (L,) = _resolve(problem, L=L)
     return 2.0 / _as_float(L)
+
+
+def momentum_stable_step(L: Any = None, momentum: Any = 0.0, *, problem: Any = None) -> jax.Array:
+    """Largest stable constant step of heavy-ball momentum on an L-smooth quadratic.
+
+    Formula: ``2 (1 + beta) / L``. Heavy ball ``v <- beta v + g, x <- x - gamma v`` on an
+    eigen-direction of curvature ``L`` is the linear recursion with characteristic
+    polynomial ``z^2 - (1 + beta - gamma L) z + beta``; for ``0 <= beta < 1`` both roots
+    lie inside the unit circle exactly when ``gamma L < 2 (1 + beta)``. With
+    ``momentum=0`` it is `gd_stable_step`.
+
+    Args:
+      L: smoothness constant; may be traced. Taken from ``problem.smoothness`` if ``None``.
+      momentum: beta in [0, 1); may be traced (and an array: one edge per beta).
+      problem: optional problem to read ``L`` from.
+
+    Returns:
+      ``2 (1 + beta) / L``.
+
+    Example:
+      >>> from jaxdescent import bounds
+      >>> round(float(bounds.momentum_stable_step(200.0, 0.9)), 6)
+      0.019
+    """
+    (L,) = _resolve(problem, L=L)
+    return 2.0 * (1.0 + _as_float(momentum)) / _as_float(L)
+
+
+def heavy_ball_optimal(L: Any = None, mu: Any = None, *, problem: Any = None) -> tuple:
+    """Polyak's optimal heavy-ball step and momentum on a quadratic with curvatures in
+    ``[mu, L]``.
+
+    Formula: ``gamma = 4 / (sqrt L + sqrt mu)^2``,
+    ``beta = ((sqrt L - sqrt mu) / (sqrt L + sqrt mu))^2``: the pair that makes every
+    eigen-direction contract at the rate ``sqrt(beta)``.
+
+    Args:
+      L, mu: largest and smallest curvature; may be traced. Read from the problem's
+        ``smoothness`` / ``strong_convexity`` if ``None``.
+
+    Returns:
+      ``(gamma, beta)``.
+
+    Example:
+      >>> from jaxdescent import bounds
+      >>> [round(float(v), 4) for v in bounds.heavy_ball_optimal(100.0, 1.0)]
+      [0.0331, 0.6694]
+    """
+    L, mu = _resolve(problem, L=L, mu=mu)
+    rl, rm = jnp.sqrt(_as_float(L)), jnp.sqrt(_as_float(mu))
+    return 4.0 / (rl + rm) ** 2, ((rl - rm) / (rl + rm)) ** 2
 
 
 # --------------------------------------------------------------------------- SGD, quadratic
