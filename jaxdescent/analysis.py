@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["first_flagged", "last_clear", "steps_to_target", "best_index"]
+__all__ = ["first_flagged", "last_clear", "steps_to_target", "best_index", "grid_value"]
 
 
 def first_flagged(flags: Any, axis: int = -1) -> np.ndarray:
@@ -104,3 +104,16 @@ def best_index(scores: Any, flagged: Any = None, axis: int = -1) -> np.ndarray:
         bad = bad | np.broadcast_to(np.asarray(flagged, dtype=bool), s.shape)
     masked = np.where(bad, np.inf, s)
     return np.where((~bad).any(axis=axis), np.argmin(masked, axis=axis), -1)
+
+
+def grid_value(value: Any, digits: int = 6) -> float:
+    """A grid value as the number it was written as: a float32 axis value (how a
+    compiled program may hold it) rounded to ``digits`` significant figures.
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxdescent import analysis
+      >>> float(np.float32(0.3)), analysis.grid_value(np.float32(0.3))
+      (0.30000001192092896, 0.3)
+    """
+    return float(f"{float(value):.{digits}g}")

@@ -33,6 +33,7 @@ __all__ = [
     "bound_vs_empirical",
     "landscape",
     "heatmap",
+    "cell_position",
     "words",
 ]
 
@@ -248,6 +249,7 @@ def loss_curves(
     logy: bool = True,
     label: str | Sequence[str] | None = None,
     style: dict | Sequence[dict] | None = None,
+    xlabel: str | None = None,
     ylabel: str | None = None,
     ax=None,
     title: str | None = None,
@@ -268,7 +270,7 @@ def loss_curves(
         says so), on a log x axis step 0 is not drawn.
       label: legend label(s), one per configuration (default: axis=value).
       style: line keywords, one dict for all or one per configuration.
-      ylabel: the y label (default: the metric in words).
+      xlabel, ylabel: axis labels (default: the x quantity; the metric in words).
 
     Returns:
       A `Plot` with artists ``"lines"`` and ``"bands"`` (one per configuration).
@@ -306,9 +308,10 @@ def loss_curves(
             )
     if bands:
         _band_entry(ax, band, extra)
-    ax.set_xlabel({"examples": "examples seen", "epochs": "epoch"}.get(x, "step"))
-    text = ylabel or words(metric) + (" (median over seeds)" if values.shape[1] > 1 else "")
-    ax.set_ylabel(text + (" (values <= 0 not drawn)" if dropped else ""))
+    ax.set_xlabel(xlabel or {"examples": "examples seen", "epochs": "epoch"}.get(x, "step"))
+    text = ylabel if ylabel is not None else words(metric)
+    text += " (median over seeds)" if ylabel is None and values.shape[1] > 1 else ""
+    ax.set_ylabel(text + (" (values <= 0 not drawn)" if dropped and text else ""))
     if logx:
         ax.set_xscale("log")
     if logy:
@@ -440,9 +443,10 @@ def lr_sensitivity(
 
     The median over seeds with a quantile band; one line per combination of the other
     grid axes. A rate at which some seed diverged is marked with an ``x`` in the
-    series' colour on its own row near the top of the axes (series 0 highest), so the
-    marks of every series stay visible; the mark grows with the fraction of seeds, and
-    the legend names the row ("diverged: <series>") only for series that have marks.
+    series' colour on its own row in a strip just above the axes (series 0 lowest), so
+    the marks of every series stay visible and never read as data; the mark grows with
+    the fraction of seeds, and the legend names the row ("diverged: <series>") only for
+    series that have marks.
     ``mark="unstable"`` also marks runs whose final loss ended above their initial loss
     (see `SweepResult.unstable`). ``best=True`` stars each series' best rate by
     `best_index` (lowest median among rates where no seed is flagged). ``ymax`` caps
@@ -472,7 +476,10 @@ def lr_sensitivity(
     fig, ax = _axes(ax)
     names = _names(label, other, values.shape[0])
     styles = _styles(style, values.shape[0])
-    row = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    from matplotlib.transforms import offset_copy
+
+    top = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    rows = 0
     out = {"lines": [], "bands": [], "marks": [], "best": []}
     extra, dropped = [], False
     for i in range(values.shape[0]):
@@ -491,9 +498,11 @@ def lr_sensitivity(
         hit = frac > 0
         marks = None
         if np.any(hit):
+            row = offset_copy(top, fig=fig, y=6 + 9 * rows, units="points")
+            rows += 1
             marks = ax.scatter(
                 xs[hit],
-                np.full(hit.sum(), 0.96 - 0.05 * i),
+                np.ones(hit.sum()),
                 transform=row,
                 marker="x",
                 s=25 + 50 * frac[hit],
@@ -521,11 +530,11 @@ def lr_sensitivity(
         bottom = finite.min() / 2 if finite.size and logy else None
         ax.set_ylim(bottom=bottom, top=ymax)
     ax.set_xlabel(xlabel or axis)
-    text = ylabel or f"{words(metric)} (median over seeds)"
-    ax.set_ylabel(text + (" (values <= 0 not drawn)" if dropped else ""))
+    text = ylabel if ylabel is not None else f"{words(metric)} (median over seeds)"
+    ax.set_ylabel(text + (" (values <= 0 not drawn)" if dropped and text else ""))
     _legend(ax, extra)
-    if title:
-        ax.set_title(title)
+    if title or rows:
+        ax.set_title(title or "", pad=6 + 9 * rows + (4 if rows else 0))
     return Plot(fig, ax, out)
 
 
@@ -556,8 +565,8 @@ def bound_vs_empirical(
     """The empirical mean of a logged suboptimality (with a quantile band over seeds)
     against a bound curve from `jd.bounds` (element i = the bound after i + 1 steps).
 
-    ``bound`` may be one array or a dict label -> array; each is drawn at the logged
-    steps only, so bound and measurement cover the same range of T.
+    ``bound`` may be one array or a dict label -> array; each is drawn from the first
+    logged step on, so bound and measurement cover the same range of T.
 
     Returns:
       A `Plot` with artists ``"lines"`` (empirical), ``"bands"`` and ``"bounds"``.
@@ -590,10 +599,10 @@ def bound_vs_empirical(
         _band_entry(ax, band, extra)
     curves = bound if isinstance(bound, dict) else {bound_label: bound}
     bstyles = _styles(bound_style, len(curves))
-    at = steps[keep].astype(int)
+    first = int(steps[keep].min()) if keep.any() else 1
     for (text, curve), s in zip(curves.items(), bstyles):
         curve = np.asarray(curve)
-        t = at[at <= len(curve)]
+        t = np.arange(first, len(curve) + 1)
         out["bounds"] += ax.plot(t, curve[t - 1], **{"ls": "--", "lw": 1.6, "label": text, **s})
     if logx:
         ax.set_xscale("log")
@@ -601,7 +610,7 @@ def bound_vs_empirical(
         ax.set_yscale("log")
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel or words(metric))
+    ax.set_ylabel(ylabel if ylabel is not None else words(metric))
     _legend(ax, extra)
     if title:
         ax.set_title(title)
@@ -702,7 +711,9 @@ def heatmap(
     cmap: str = "viridis",
     vmin: float | None = None,
     vmax: float | None = None,
-    annotate: bool = False,
+    annotate: bool | str = False,
+    colorbar: dict | bool = True,
+    points: dict | None = None,
     ax=None,
     title: str | None = None,
 ) -> Plot:
@@ -720,11 +731,20 @@ def heatmap(
     * a cell where some but not all seeds are flagged (``mark="unstable"``: or ended
       above their initial loss) keeps its colour and gets a red ``x``.
 
-    ``annotate=True`` writes each cell's median in its centre.
+    ``annotate=True`` writes each cell's median in its centre (``annotate=".3f"``: in
+    that format).
+
+    Args:
+      cmap: a colormap or its name (a `ListedColormap` for categories).
+      colorbar: True, False (none), or keywords: ``label``, ``ticks`` and ``ticklabels``.
+      points: label -> ``(xs, ys)`` or ``(xs, ys, line keywords)`` in the axes' own units
+        (e.g. a theory curve over lr x momentum), placed between the cells by
+        interpolating along each axis (in log10 where the axis values are positive and
+        evenly spaced in log).
 
     Returns:
       A `Plot` with artists ``"image"``, ``"diverged"`` and ``"zero"`` (rectangles),
-      ``"marks"`` and ``"text"``.
+      ``"marks"``, ``"text"`` and ``"points"``.
     """
     from matplotlib.patches import Rectangle
 
@@ -750,8 +770,14 @@ def heatmap(
     hi = vmax if vmax is not None else (ok.max() if ok.size else 1.0)
     fig, ax = _axes(ax, figsize=(6.0, 4.5))
     im = ax.imshow(data, origin="lower", aspect="auto", cmap=cmap, vmin=lo, vmax=hi)
-    fig.colorbar(im, ax=ax, label=f"log10 {words(metric)}" if log else words(metric))
-    out = {"image": [im], "diverged": [], "zero": [], "marks": [], "text": []}
+    cbar = {} if colorbar is True else dict(colorbar or {})
+    if colorbar is not False:
+        bar = fig.colorbar(
+            im, ax=ax, label=cbar.get("label", f"log10 {words(metric)}" if log else words(metric))
+        )
+        if "ticks" in cbar:
+            bar.set_ticks(cbar["ticks"], labels=cbar.get("ticklabels"))
+    out = {"image": [im], "diverged": [], "zero": [], "marks": [], "text": [], "points": []}
     for key, cells, style, text in (
         ("diverged", diverged, DIVERGED_STYLE, "diverged (median not finite)"),
         ("zero", zero, ZERO_STYLE, "exactly 0 (below the log scale)"),
@@ -765,6 +791,7 @@ def heatmap(
             ax.scatter(ix, iy, marker="x", color="red", s=40, label=f"some seeds {mark}")
         ]
     if annotate:
+        spec = annotate if isinstance(annotate, str) else ".2g"
         for (iy, ix), v in np.ndenumerate(med):
             if not hidden[iy, ix]:
                 dark = im.norm(shown[iy, ix]) < 0.5  # viridis-like: dark at the low end
@@ -772,7 +799,7 @@ def heatmap(
                     ax.text(
                         ix,
                         iy,
-                        f"{v:.2g}",
+                        format(v, spec),
                         ha="center",
                         va="center",
                         fontsize="x-small",
@@ -780,16 +807,39 @@ def heatmap(
                     )
                 )
     xs, ys = result.axes[x], result.axes[y]
-    ax.set_xticks(range(len(xs)), [_tick(v) for v in xs], rotation=45, fontsize="small")
-    ax.set_yticks(range(len(ys)), [_tick(v) for v in ys], fontsize="small")
+    for text, spec in (points or {}).items():
+        px, py, style = (*spec, {}) if len(spec) == 2 else spec
+        cx, cy = cell_position(xs, px), cell_position(ys, py)
+        out["points"] += ax.plot(cx, cy, **{"marker": "*", "ms": 12, "label": text, **style})
+    for setter, vals, rot in ((ax.set_xticks, xs, 45), (ax.set_yticks, ys, 0)):
+        every = max(1, int(np.ceil(len(vals) / 12)))  # at most ~12 labelled ticks
+        at = range(0, len(vals), every)
+        setter(at, [_tick(vals[i]) for i in at], rotation=rot, fontsize="small")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
-    _legend(ax, loc="upper left", bbox_to_anchor=(0, -0.18), ncol=3)
+    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, facecolor="0.85")
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if title:
         ax.set_title(title)
     return Plot(fig, ax, out)
+
+
+def cell_position(axis_values, v) -> np.ndarray:
+    """Where value(s) ``v`` of a grid axis sit on a `heatmap` (cells at 0, 1, 2, ...):
+    interpolated between the cells, in log10 when the axis values are positive and
+    evenly spaced in log.
+
+    Example:
+      >>> from jaxdescent import plots
+      >>> plots.cell_position([0.001, 0.01, 0.1], [0.001, 0.03]).round(3).tolist()
+      [0.0, 1.477]
+    """
+    a = np.asarray(axis_values, dtype=float)
+    v = np.asarray(v, dtype=float)
+    if a.size > 2 and np.all(a > 0) and np.allclose(np.diff(np.log(a)), np.log(a[1] / a[0])):
+        a, v = np.log10(a), np.log10(v)
+    return np.interp(v, a, np.arange(a.size))
 
 
 def _flags(result, mark: str):
