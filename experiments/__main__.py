@@ -32,7 +32,8 @@ STUDIES = [
 EXPERIMENTS = STUDIES  # the former name
 
 #: A figure at least this wide (pixels) spans the page; narrower ones sit two a row.
-WIDE = 760
+#: No figure is drawn larger than its own pixel size.
+WIDE = 1000
 
 STYLE = """
 body{font-family:system-ui,-apple-system,sans-serif;max-width:1400px;margin:1.5em auto;
@@ -76,7 +77,8 @@ def _figures(r: dict) -> str:
         wide = " class='wide'" if f["width"] >= WIDE else ""
         parts.append(
             f"<figure{wide}><a href='{src}' title='open full size'><img src='{src}' "
-            f"alt='{html.escape(f['file'])}' loading='lazy'></a><figcaption>{cap}</figcaption>"
+            f"style='max-width:{f['width']}px' "
+            f"alt='{html.escape(f['file'])}'></a><figcaption>{cap}</figcaption>"
             "</figure>"
         )
     return "".join(parts) + "</div>"
@@ -86,11 +88,11 @@ def write_index(out: Path, records: list[dict], seconds: float, quick: bool) -> 
     """index.html: a contents list, then per study its title, what it shows, its headline
     numbers as a table, its run time and its figures (each a link to the full-size PNG)."""
     api = "api/jaxdescent.html"
-    api_note = (
-        f"<a href='{api}'>API reference</a>"
+    api_note = f"<a href='{api}'>API reference</a>" + (
+        ""
         if (out / api).exists()
-        else "API reference: run <code>pdoc -o report/api jaxdescent</code> "
-        "(<code>pip install -e .[docs]</code>) to add it here"
+        else " (not generated yet: <code>pip install -e .[docs] &amp;&amp; pdoc -d google "
+        f"-o {html.escape(str(out))}/api jaxdescent</code>)"
     )
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",

@@ -209,13 +209,18 @@ def _positive(*arrays):
     return out, dropped
 
 
-def _band_entry(ax, band, handles: list):
-    """A legend entry that names the band: "10-90% of seeds"."""
-    from matplotlib.patches import Patch
+def _name_once(ax, artist, text: str) -> None:
+    """Labels ``artist`` for the legend unless an artist of ``ax`` already carries
+    ``text`` (several calls drawing into one axes name a band or a mark once), so the
+    entry survives a caller's own ``ax.legend()``."""
+    drawn = [*ax.collections, *ax.lines, *ax.patches]
+    if artist is not None and not any(a.get_label() == text for a in drawn):
+        artist.set_label(text)
 
-    text = f"{100 * band[0]:g}-{100 * band[1]:g}% of seeds"
-    handles.append(Patch(color="0.5", alpha=0.3, label=text))
-    return text
+
+def _band_entry(ax, band, bands: list) -> None:
+    """Names the band in the legend: "10-90% of seeds" (on the first band drawn)."""
+    _name_once(ax, bands[0], f"{100 * band[0]:g}-{100 * band[1]:g}% of seeds")
 
 
 def _legend(ax, extra=(), **kwargs):
@@ -228,6 +233,9 @@ def _legend(ax, extra=(), **kwargs):
             seen.add(lab)
             hs.append(h)
             ls.append(lab)
+    last = [lab.endswith("% of seeds") for lab in ls]  # the band's entry after the series
+    hs = [h for h, b in zip(hs, last) if not b] + [h for h, b in zip(hs, last) if b]
+    ls = [x for x, b in zip(ls, last) if not b] + [x for x, b in zip(ls, last) if b]
     if hs:
         ax.legend(hs, ls, fontsize="small", **kwargs)
 
@@ -307,7 +315,7 @@ def loss_curves(
                 ax.fill_between(steps[keep], lo, hi, color=line.get_color(), alpha=0.2, lw=0)
             )
     if bands:
-        _band_entry(ax, band, extra)
+        _band_entry(ax, band, bands)
     ax.set_xlabel(xlabel or {"examples": "examples seen", "epochs": "epoch"}.get(x, "step"))
     text = ylabel if ylabel is not None else words(metric)
     text += " (median over seeds)" if ylabel is None and values.shape[1] > 1 else ""
@@ -518,9 +526,9 @@ def lr_sensitivity(
                 out["best"] += ax.plot(
                     xs[j], np.median(values[i, j]), "*", ms=13, mec="k", color=line.get_color()
                 )
-                extra = extra or [_star("best rate without divergence")]
+                _name_once(ax, out["best"][-1], "best rate without divergence")
     if out["bands"]:
-        _band_entry(ax, band, extra)
+        _band_entry(ax, band, out["bands"])
     ax.set_xscale("log")
     ax.set_xlim(xs.min() / 1.3, xs.max() * 1.3)  # marks of fully diverged rates stay inside
     if logy:
@@ -536,12 +544,6 @@ def lr_sensitivity(
     if title or rows:
         ax.set_title(title or "", pad=6 + 9 * rows + (4 if rows else 0))
     return Plot(fig, ax, out)
-
-
-def _star(text):
-    from matplotlib.lines import Line2D
-
-    return Line2D([], [], marker="*", ls="none", color="0.6", mec="k", ms=11, label=text)
 
 
 def bound_vs_empirical(
@@ -596,7 +598,7 @@ def bound_vs_empirical(
                 ax.fill_between(steps[keep], lo, hi, color=line.get_color(), alpha=0.2, lw=0)
             )
     if out["bands"]:
-        _band_entry(ax, band, extra)
+        _band_entry(ax, band, out["bands"])
     curves = bound if isinstance(bound, dict) else {bound_label: bound}
     bstyles = _styles(bound_style, len(curves))
     first = int(steps[keep].min()) if keep.any() else 1

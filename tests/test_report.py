@@ -50,8 +50,8 @@ def test_any_contract_module_becomes_a_section(tmp_path, fake):
     # the figure opens full size on click, spans the page when wide, caption escaped
     assert (
         "<figure class='wide'><a href='fake_study/line.png' title='open full size'>"
-        "<img src='fake_study/line.png'" in index
-    )
+        "<img src='fake_study/line.png' style='max-width:1320px'" in index
+    )  # never drawn larger than its own pixels
     assert "a line &lt;through&gt; three points" in index
     assert (tmp_path / "fake_study" / "line.png").stat().st_size > 3000
     # the headline as a table: words, formatted values, theory beside measurement, units
