@@ -1,6 +1,6 @@
 """Runs every study and writes a browsable report: ``DIR/index.html``.
 
-python -m experiments [--out report] [--quick] [--only NAME ...]
+python -m experiments [--out report] [--quick] [--only NAME ...] [--cache DIR]
 
 A study is any module of this package that follows `experiments.contract`; register it
 in `STUDIES` (the order of the page).
@@ -133,7 +133,19 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=_common.DEFAULT_OUT)
     ap.add_argument("--quick", action="store_true", help="small sweeps")
     ap.add_argument("--only", nargs="*", default=None, help="run only these studies")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="keep compiled programs in this folder: a later run skips their compilation",
+    )
     args = ap.parse_args(argv)
+    if args.cache is not None:
+        import jax
+
+        jax.config.update("jax_compilation_cache_dir", str(args.cache))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     names = args.only or STUDIES
     unknown = sorted(set(names) - set(STUDIES))
     if unknown:

@@ -255,6 +255,7 @@ def _coverage_figure(data: dict) -> Figure:
             metric=name,
             logy=False,
             style={"marker": "o", "ms": 4},
+            label="with replacement (empirical mean)",
             ax=ax,
             xlabel="n (examples = draws per epoch)",
             ylabel="fraction of the n examples",

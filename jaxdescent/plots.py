@@ -531,6 +531,9 @@ def lr_sensitivity(
         _band_entry(ax, band, out["bands"])
     ax.set_xscale("log")
     ax.set_xlim(xs.min() / 1.3, xs.max() * 1.3)  # marks of fully diverged rates stay inside
+    if len(xs) <= 8:  # few values: label each one, and nothing else
+        ax.set_xticks(xs, [_tick(v) for v in xs])
+        ax.minorticks_off()
     if logy:
         ax.set_yscale("log")
     if ymax is not None:  # a huge but finite blow-up would squash every other curve
@@ -819,7 +822,14 @@ def heatmap(
         setter(at, [_tick(vals[i]) for i in at], rotation=rot, fontsize="small")
     ax.set_xlim(-0.5, len(xs) - 0.5)
     ax.set_ylim(-0.5, len(ys) - 0.5)
-    _legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, facecolor="0.85")
+    _legend(
+        ax,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        ncol=2,
+        facecolor="0.85",
+        markerscale=0.6,
+    )
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if title:
