@@ -176,9 +176,10 @@ def plot(data: dict) -> list[Panel]:
             "l2",
             metric="val_accuracy",
             band=(0.0, 1.0),
+            band_label="min-max over folds",
             logy=False,
             ax=ax,
-            label=["validation accuracy (median, band: min-max over folds)"],
+            label=["validation accuracy (median over folds)"],
         )
         ax.errorbar(
             s["strengths"],

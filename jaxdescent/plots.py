@@ -218,9 +218,13 @@ def _name_once(ax, artist, text: str) -> None:
         artist.set_label(text)
 
 
-def _band_entry(ax, band, bands: list) -> None:
-    """Names the band in the legend: "10-90% of seeds" (on the first band drawn)."""
-    _name_once(ax, bands[0], f"{100 * band[0]:g}-{100 * band[1]:g}% of seeds")
+def _band_entry(ax, band, bands: list, text: str | None = None) -> None:
+    """Names the band in the legend: ``text``, by default "10-90% of seeds" (on the
+    first band drawn)."""
+    if text is None:
+        lo, hi = band
+        text = "min-max of seeds" if (lo, hi) == (0, 1) else f"{100 * lo:g}-{100 * hi:g}% of seeds"
+    _name_once(ax, bands[0], text)
 
 
 def _legend(ax, extra=(), **kwargs):
@@ -233,7 +237,9 @@ def _legend(ax, extra=(), **kwargs):
             seen.add(lab)
             hs.append(h)
             ls.append(lab)
-    last = [lab.endswith("% of seeds") for lab in ls]  # the band's entry after the series
+    from matplotlib.collections import PolyCollection
+
+    last = [isinstance(h, PolyCollection) for h in hs]  # the band's entry after the series
     hs = [h for h, b in zip(hs, last) if not b] + [h for h, b in zip(hs, last) if b]
     ls = [x for x, b in zip(ls, last) if not b] + [x for x, b in zip(ls, last) if b]
     if hs:
@@ -249,6 +255,7 @@ def loss_curves(
     *,
     select: dict | None = None,
     band: Sequence[float] | None = (0.1, 0.9),
+    band_label: str | None = None,
     smoothing: float | None = None,
     x: str = "step",
     examples_per_step: float | None = None,
@@ -270,6 +277,7 @@ def loss_curves(
       metric: "loss", "grad_norm" or a logged metric name.
       select: ``result.sel(**select)`` first (e.g. ``{"momentum": 0.9}``).
       band: quantiles of the band over seeds, or None.
+      band_label: the band's legend entry (default "10-90% of seeds").
       smoothing: EWMA ``alpha`` (see `smooth`) applied per seed before summarizing.
       x: "step", "examples" (step x ``examples_per_step``: compare GD and SGD by data
         read; see ``oracle.examples_per_step(problem)``) or "epochs" (examples /
@@ -315,7 +323,7 @@ def loss_curves(
                 ax.fill_between(steps[keep], lo, hi, color=line.get_color(), alpha=0.2, lw=0)
             )
     if bands:
-        _band_entry(ax, band, bands)
+        _band_entry(ax, band, bands, band_label)
     ax.set_xlabel(xlabel or {"examples": "examples seen", "epochs": "epoch"}.get(x, "step"))
     text = ylabel if ylabel is not None else words(metric)
     text += " (median over seeds)" if ylabel is None and values.shape[1] > 1 else ""
@@ -436,6 +444,7 @@ def lr_sensitivity(
     metric: str = "final_loss",
     select: dict | None = None,
     band: Sequence[float] | None = (0.1, 0.9),
+    band_label: str | None = None,
     logy: bool = True,
     mark: str = "diverged",
     best: bool = False,
@@ -528,7 +537,7 @@ def lr_sensitivity(
                 )
                 _name_once(ax, out["best"][-1], "best rate without divergence")
     if out["bands"]:
-        _band_entry(ax, band, out["bands"])
+        _band_entry(ax, band, out["bands"], band_label)
     ax.set_xscale("log")
     ax.set_xlim(xs.min() / 1.3, xs.max() * 1.3)  # marks of fully diverged rates stay inside
     if len(xs) <= 8:  # few values: label each one, and nothing else
@@ -556,6 +565,7 @@ def bound_vs_empirical(
     metric: str = "avg_suboptimality",
     select: dict | None = None,
     band: Sequence[float] | None = (0.1, 0.9),
+    band_label: str | None = None,
     bound_label: str = "bound",
     logx: bool = True,
     logy: bool = True,
@@ -601,7 +611,7 @@ def bound_vs_empirical(
                 ax.fill_between(steps[keep], lo, hi, color=line.get_color(), alpha=0.2, lw=0)
             )
     if out["bands"]:
-        _band_entry(ax, band, out["bands"])
+        _band_entry(ax, band, out["bands"], band_label)
     curves = bound if isinstance(bound, dict) else {bound_label: bound}
     bstyles = _styles(bound_style, len(curves))
     first = int(steps[keep].min()) if keep.any() else 1

@@ -295,3 +295,13 @@ def test_landscape_draws_samples_as_points_over_the_dense_objective():
     p = jd.plots.landscape(grid, log=True)
     lo, hi = p.artists["objective"][0].get_clim()
     assert lo > -6.5 and "floored" in p.axes[1].get_ylabel()
+
+
+def test_bands_are_named_once_and_survive_a_callers_legend(result):
+    p = jd.plots.loss_curves(result, select={"momentum": 0.0}, band=(0.0, 1.0))
+    jd.plots.loss_curves(result, select={"momentum": 0.9}, ax=p.ax, band_label="ignored twice")
+    p.ax.legend()  # a caller's own legend keeps the band's entry
+    texts = [t.get_text() for t in p.ax.get_legend().get_texts()]
+    assert texts.count("min-max of seeds") == 1 and "ignored twice" in texts
+    p = jd.plots.lr_sensitivity(result, band_label="min-max over folds")
+    assert [t.get_text() for t in p.ax.get_legend().get_texts()][-1] == "min-max over folds"
