@@ -332,7 +332,7 @@ def _threshold_figure(st) -> Figure:
         ax.axvline(emp[k], color="C3", ls=":", lw=1.5, label="first lr with f(x_1000) > f(x_0)")
         ax.set_xticks([0.97 * th, th, 1.03 * th], ["0.97 (2/L)", f"2/L = {th:.3g}", "1.03 (2/L)"])
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_xlim(window[0], window[-1])
+        ax.set_xlim(window[0] / 1.002, window[-1] * 1.002)  # the edge marks stay inside
         ax.get_legend().remove()
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize="small")

@@ -75,9 +75,9 @@ def plot(data: dict) -> list[Panel]:
         Panel(
             "himmelblau_grid",
             jd.plots.landscape(data["himmelblau"], log=True, title="Himmelblau landscape"),
-            "Himmelblau's function on a 120 x 120 grid (log10 colour scale, floored 6 "
-            "decades below the largest value): the two-dimensional search the notes warn "
-            "costs points squared; the star is the grid's best point.",
+            "Himmelblau's function on a 120 x 120 grid (log10 colour scale from the grid's "
+            "smallest value, named on the colour bar, to its largest): the two-dimensional "
+            "search the notes warn costs points squared; the star is the grid's best point.",
         ),
     ]
 
