@@ -110,3 +110,21 @@ def test_a_real_study_quick(tmp_path, float32):
     assert s["rastrigin_coarse_best"] > 3.9 and s["evaluations_by_dim"] == [10, 50, 250]
     texts = {n["name"]: (n["text"], n["theory_text"]) for n in record["headline"]}
     assert texts["MSE at w = 0"] == ("18.67", "18.67")
+
+
+def test_a_panel_may_hold_a_jd_plots_plot(tmp_path, monkeypatch):
+    import jaxdescent as jd
+
+    m = fake_study(wide=False)
+    drawn = m.plot
+
+    def plot(data):
+        (panel,) = drawn(data)
+        fig = panel.figure
+        return [panel._replace(figure=jd.plots.Plot(fig, fig.axes[0], {}))]
+
+    m.plot = plot
+    monkeypatch.setitem(sys.modules, "experiments.fake_study", m)
+    record = _common.run("fake_study", tmp_path, verbose=False)
+    assert (tmp_path / "fake_study" / "line.png").stat().st_size > 3000
+    assert record["figures"][0]["width"] == 550
