@@ -263,6 +263,7 @@ def loss_curves(
     logx: bool = False,
     logy: bool = True,
     label: str | Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
     style: dict | Sequence[dict] | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -284,7 +285,8 @@ def loss_curves(
         ``n_examples``).
       logx, logy: log scales; on a log y axis values <= 0 are not drawn (the y label
         says so), on a log x axis step 0 is not drawn.
-      label: legend label(s), one per configuration (default: axis=value).
+      label: legend label(s), one per configuration (default: axis=value);
+        ``labels=`` is the same (the former name).
       style: line keywords, one dict for all or one per configuration.
       xlabel, ylabel: axis labels (default: the x quantity; the metric in words).
 
@@ -307,7 +309,7 @@ def loss_curves(
     elif x != "step":
         raise ValueError(f"loss_curves: x must be 'step', 'examples' or 'epochs', got {x!r}.")
     fig, ax = _axes(ax)
-    names = _names(label, axes, len(values))
+    names = _names(label if labels is None else labels, axes, len(values))
     styles = _styles(style, len(values))
     keep = steps > 0 if logx else np.ones(len(steps), bool)
     lines, bands, dropped, extra = [], [], False, []
@@ -350,6 +352,7 @@ def trace_2d(
     markers: Any = None,
     every: int = 1,
     label: str | Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
     style: dict | Sequence[dict] | None = None,
     ax=None,
     title: str | None = None,
@@ -391,6 +394,7 @@ def trace_2d(
     else:
         lv = levels
     contours = ax.contour(X, Y, Z, levels=lv, cmap="Greys", linewidths=0.7)
+    label = label if labels is None else labels
     names = [None] * len(paths) if label is None else _names(label, {}, len(paths))
     styles = _styles(style, len(paths))
     drawn = [
@@ -450,6 +454,7 @@ def lr_sensitivity(
     best: bool = False,
     ymax: float | None = None,
     label: str | Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
     style: dict | Sequence[dict] | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -491,7 +496,7 @@ def lr_sensitivity(
     values = values.reshape(-1, len(xs), values.shape[-1])
     flagged = np.transpose(_flags(result, mark), perm).reshape(values.shape)
     fig, ax = _axes(ax)
-    names = _names(label, other, values.shape[0])
+    names = _names(label if labels is None else labels, other, values.shape[0])
     styles = _styles(style, values.shape[0])
     from matplotlib.transforms import offset_copy
 
@@ -572,6 +577,7 @@ def bound_vs_empirical(
     xlabel: str = "step T",
     ylabel: str | None = None,
     label: str | Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
     style: dict | Sequence[dict] | None = None,
     bound_style: dict | Sequence[dict] | None = None,
     ax=None,
@@ -595,6 +601,7 @@ def bound_vs_empirical(
     fig, ax = _axes(ax)
     many = values.shape[1] > 1
     default = [("empirical mean " if many else "empirical ") + n for n in _labels(axes)]
+    label = label if labels is None else labels
     names = [n.strip() for n in default] if label is None else _names(label, axes, len(values))
     styles = _styles(style, len(values))
     out, extra = {"lines": [], "bands": [], "bounds": []}, []

@@ -305,3 +305,8 @@ def test_bands_are_named_once_and_survive_a_callers_legend(result):
     assert texts.count("min-max of seeds") == 1 and "ignored twice" in texts
     p = jd.plots.lr_sensitivity(result, band_label="min-max over folds")
     assert [t.get_text() for t in p.ax.get_legend().get_texts()][-1] == "min-max over folds"
+
+
+def test_labels_is_the_former_name_of_label(result):
+    p = jd.plots.loss_curves(result, select={"momentum": 0.0}, labels=["a", "b", "c", "d"])
+    assert [line.get_label() for line in p.artists["lines"]] == ["a", "b", "c", "d"]
