@@ -27,9 +27,15 @@ import jax.numpy as jnp
 import numpy as np
 from matplotlib.figure import Figure
 
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "Activations and their derivatives from jax.grad; the softmax Jacobian"
+ABOUT = (
+    "Sigmoid, tanh, ReLU and leaky ReLU with their derivatives from jax.grad against the "
+    "closed forms, and the softmax Jacobian p_i (delta_ij - p_j) against the material's "
+    "autograd printout (seed 004, sections 5.3 and 6.4)."
+)
 
 LIMIT = 6.0
 POINTS = 2001
@@ -90,7 +96,7 @@ def _errors(data) -> dict:
     }
 
 
-def plot(data: dict, out) -> list:
+def plot(data: dict) -> list[Panel]:
     x, curves = data["x"], data["curves"]
     errors = _errors(data)
     fig = Figure(figsize=(14, 7.5), layout="constrained")
@@ -132,7 +138,7 @@ def plot(data: dict, out) -> list:
     p = data["softmax_p"]
     jac_ax.set_yticks(range(3), [f"p_{i} = {v:.4f}" for i, v in enumerate(p)])
     jac_ax.set_title("softmax Jacobian p_i (delta_ij - p_j)", fontsize="medium")
-    h = headline(data)
+    h = summary(data)
     caption = (
         "Sigmoid, tanh, ReLU and leaky ReLU (jax.nn) on [-6, 6] with their derivatives from "
         "jax.vmap(jax.grad(f)) and the closed forms (dots): s (1 - s), 1 - tanh^2, the step "
@@ -145,10 +151,33 @@ def plot(data: dict, out) -> list:
         f"{h['softmax_material_max_diff']:.1e}), and each column sums to 0 because the "
         "probabilities sum to 1."
     )
-    return [figure(fig, "activations", caption)]
+    return [Panel("activations", fig, caption)]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    worst = max(s[f"max_abs_error_{name}"] for name in ACTIVATIONS)
+    return [
+        Number("largest |jax.grad - closed form|, all four", worst, theory=0.0, note="float32"),
+        Number("largest sigmoid derivative", s["sigmoid_grad_max"], theory=0.25),
+        Number(
+            "sigmoid derivative at x = 6",
+            s["sigmoid_grad_at_6"],
+            theory=float(np.exp(-6) / (1 + np.exp(-6)) ** 2),
+        ),
+        Number("tanh derivative at x = 6", s["tanh_grad_at_6"], theory=1 - np.tanh(6.0) ** 2),
+        Number("relu derivative at 0", s["grad_at_zero_relu"], note="JAX's convention"),
+        Number("leaky relu derivative at 0", s["grad_at_zero_leaky_relu"], note="JAX's convention"),
+        Number(
+            "softmax Jacobian: largest difference from the material",
+            s["softmax_material_max_diff"],
+            note="the material prints 4 decimals",
+        ),
+        Number("softmax Jacobian: largest column sum", s["softmax_column_sums_max"], theory=0.0),
+    ]
+
+
+def summary(data: dict) -> dict:
     J = data["softmax_jacobian"]
     curves = data["curves"]
     material = max(

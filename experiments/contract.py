@@ -7,7 +7,9 @@ A study module defines
   d2l section it reproduces;
 * ``compute(quick: bool) -> data``: its sweeps (arrays / `jd.SweepResult`s);
 * ``headline(data) -> list[Number]``: the numbers that matter, typed;
-* ``plot(data) -> list[Panel]``: its figures, each with a file name and a caption.
+* ``plot(data) -> list[Panel]``: its figures, each with a file name and a caption;
+* optionally ``summary(data) -> dict``: every number it measured (JSON-able), written to
+  ``results.json`` for tests and machines; the page shows only the headline.
 
 The runner (``experiments._common.run``) times ``compute``, saves every panel as
 ``<out>/<study>/<name>.png`` and formats the headline numbers for the page.

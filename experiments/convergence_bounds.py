@@ -29,9 +29,16 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "Convergence bounds against sweeps: convex SGD (d2l 12.4.17), tight GD, and 2/L"
+ABOUT = (
+    "Convergence theory against sweeps: d2l 12.4.17's convex SGD bound on d2l's noisy "
+    "quadratic (with the exact G), Drori and Teboulle's tight bound for gradient descent "
+    "on smooth convex functions (attained by Huber functions), and the 2/L divergence "
+    "threshold of gradient descent."
+)
 
 SCALES, INIT, NOISE = np.array([1.0, 2.0]), np.array([-5.0, -2.0]), 1.0
 T, LOG_EVERY = 1000, 10
@@ -46,21 +53,8 @@ STABILITY_LRS = np.geomspace(0.0025, 4.0, 1001)
 # --- (a) the convex SGD bound ---------------------------------------------------------
 
 
-def constant(lr):
-    return jd.schedules.constant(lr)
-
-
-def exponential(lr):
-    """d2l's exp(-0.1 t), t = 2, 3, ...: the steps sum to a finite 8.6 lr."""
-    return jd.schedules.d2l_exponential(lr)
-
-
-def polynomial(lr):
-    """d2l's (1 + 0.1 t)^(-1/2), t = 2, 3, ..."""
-    return jd.schedules.d2l_polynomial(lr)
-
-
-FAMILIES = (constant, exponential, polynomial)
+#: d2l's schedules in d2l's own time convention (t = 2, 3, ...; see `jd.schedules`).
+FAMILIES = (jd.schedules.constant, jd.schedules.d2l_exponential, jd.schedules.d2l_polynomial)
 
 
 def sgd(lr, family):
@@ -216,8 +210,8 @@ def _stability_part() -> dict:
 def _threshold(flags):
     """The smallest grid learning rate flagged, per row, and whether the flagged set is
     the whole grid above it."""
-    first = np.argmax(flags, axis=1)
-    upper = np.array([f.any() and f[i:].all() and not f[:i].any() for f, i in zip(flags, first)])
+    first = jd.first_flagged(flags)
+    upper = np.array([i >= 0 and f[i:].all() for f, i in zip(flags, first)])
     return STABILITY_LRS[first], upper
 
 
@@ -228,23 +222,22 @@ def compute(quick: bool = False) -> dict:
 # --- figures and headline --------------------------------------------------------------
 
 
-def plot(data: dict, out) -> list:
-    cv, gdp, st = data["convex"], data["gd"], data["stability"]
-    res = cv["result"]
-    lrs = np.asarray(res.axes["lr"])
-    n_seeds = res.shape[-1]
-
-    step_fig = Figure(figsize=(10, 5), layout="constrained")
-    ax = step_fig.subplots()
+def _step_figure(cv) -> Figure:
+    res, lrs = cv["result"], np.asarray(cv["result"].axes["lr"])
+    fig = Figure(figsize=(12, 5), layout="constrained")
+    ax = fig.subplots()
+    names = [f.__name__ for f in FAMILIES]
     jd.plots.lr_sensitivity(
         res,
         "lr",
         metric="avg_suboptimality",
         ax=ax,
-        labels=[f"{f.__name__}: median, 10-90%" for f in FAMILIES],
-        title=f"convex SGD bound at T = {T} against the base step",
+        label=[f"{n}: median" for n in names],
+        xlabel="constant step, or the schedule's base step eta_0",
+        ylabel=f"f(x_bar_T) - f* at T = {T}",
+        title=f"convex SGD bound at T = {T}",
     )
-    for j, family in enumerate(FAMILIES):
+    for j, name in enumerate(names):
         ax.plot(
             lrs,
             cv["empirical"][:, j, -1],
@@ -252,89 +245,86 @@ def plot(data: dict, out) -> list:
             mfc="none",
             color=f"C{j}",
             ms=6,
-            label=f"{family.__name__}: mean E f(x_bar_T) - f*",
+            label=f"{name}: mean E f(x_bar_T) - f*",
         )
         ax.plot(
-            lrs,
-            cv["bound"][:, j, -1],
-            "--",
-            color=f"C{j}",
-            lw=1.6,
-            label=f"{family.__name__}: bound 12.4.17",
+            lrs, cv["bound"][:, j, -1], "--", color=f"C{j}", lw=1.6, label=f"{name}: bound 12.4.17"
         )
     ax.axvline(
         cv["eta_star"], color="k", lw=1, ls=":", label=f"r / (G sqrt T) = {cv['eta_star']:.4f}"
     )
     ax.plot([cv["eta_star"]], [cv["bound_star"]], "k*", ms=12, label="r G / sqrt T")
-    ax.set_xlabel("constant step, or the schedule's base step eta_0")
-    ax.set_ylabel("f(x_bar_T) - f* at T = 1000")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # joined
+    return fig
 
-    over_t = Figure(figsize=(10, 7.5), layout="constrained")
+
+def _over_t_figure(cv) -> Figure:
+    res, lrs = cv["result"], np.asarray(cv["result"].axes["lr"])
+    fig = Figure(figsize=(12, 8), layout="constrained")
     cases = [
         ("constant", cv["eta_star"], "constant step r/(G sqrt T)"),
         ("constant", D2L_ETA, "constant step 0.1 (d2l)"),
-        ("exponential", D2L_ETA, "0.1 exp(-0.1 t) (d2l)"),
-        ("polynomial", D2L_ETA, "0.1 (1 + 0.1 t)^(-1/2) (d2l)"),
+        ("d2l_exponential", D2L_ETA, "0.1 exp(-0.1 t) (d2l)"),
+        ("d2l_polynomial", D2L_ETA, "0.1 (1 + 0.1 t)^(-1/2) (d2l)"),
     ]
     names = [f.__name__ for f in FAMILIES]
-    for ax, (fam, lr, label) in zip(over_t.subplots(2, 2).ravel(), cases):
+    for ax, (fam, lr, title) in zip(fig.subplots(2, 2).ravel(), cases):
         i, j = int(np.argmin(np.abs(lrs - lr))), names.index(fam)
         jd.plots.bound_vs_empirical(
             res,
             cv["bound"][i, j],
             select={"lr": lrs[i], "family": fam},
             bound_label=f"bound 12.4.17 (G = {cv['G'][i, j]:.2f})",
+            label=f"mean over {res.shape[-1]} seeds",
+            ylabel="f(x_bar_T) - f*",
             ax=ax,
-            title=label,
+            title=title,
         )
-        ax.set_ylabel("f(x_bar_T) - f*")
-        ax.get_lines()[0].set_label(f"mean over {n_seeds} seeds (band 10-90%)")
-        ax.legend(fontsize="small")
+    return fig
 
-    gd_fig = Figure(figsize=(13, 4.4), layout="constrained")
-    for ax, h in zip(gd_fig.subplots(1, 3, sharey=True), H_VALUES):
+
+def _gd_figure(gdp) -> Figure:
+    fig = Figure(figsize=(14, 4.6), layout="constrained")
+    hub = [f"Huber, kink for n = {nt:g}" for nt in N_TARGETS]
+    for ax, h in zip(fig.subplots(1, 3, sharey=True), H_VALUES):
+        bounds = {
+            "Drori-Teboulle L r^2/(4nh+2)": gdp["tight"][h],
+            "classical r^2/(2 gamma n)": gdp["classical"][h],
+        }
+        kw = dict(metric="suboptimality", select={"h": h}, band=None, ax=ax, xlabel="step n")
         jd.plots.bound_vs_empirical(
             gdp["ls"],
-            {
-                "Drori-Teboulle L r^2/(4nh+2)": gdp["tight"][h],
-                "classical r^2/(2 gamma n)": gdp["classical"][h],
-            },
-            metric="suboptimality",
-            select={"h": h},
-            band=None,
-            ax=ax,
+            bounds,
+            label=f"least squares, cond {gdp['cond']:.0e}",
+            bound_style=[{"color": "k", "lw": 2}, {"color": "0.5"}],
+            ylabel="f(x_n) - f*  (L = r = 1)",
             title=f"GD, step gamma = {h:g}/L",
+            **kw,
         )
-        jd.plots.bound_vs_empirical(
-            gdp["huber"], {}, metric="suboptimality", select={"h": h}, band=None, ax=ax
-        )
-        lines = ax.get_lines()
-        lines[0].set_label(f"least squares, cond {gdp['cond']:.0e}")
-        for line, nt in zip(lines[3:], N_TARGETS):
-            line.set(label=f"Huber, kink for n = {nt:g}", lw=1.2)
+        p = jd.plots.bound_vs_empirical(gdp["huber"], {}, label=hub, style={"lw": 1.2}, **kw)
+        for line, nt in zip(p.artists["lines"], N_TARGETS):
             ax.plot([nt], [float(gdp["tight"][h][int(nt) - 1])], "o", color=line.get_color())
-        lines[1].set(color="k", lw=2)
-        lines[2].set(color="0.5")
-        ax.set_xlabel("step n")
-        ax.set_ylabel("f(x_n) - f*  (L = r = 1)")
         ax.set_ylim(1e-5, 3)
         ax.legend(fontsize="x-small", loc="lower left")
+    return fig
 
-    stab_fig = Figure(figsize=(16, 4.4), layout="constrained")
+
+def _threshold_figure(st) -> Figure:
+    fig = Figure(figsize=(17, 4.8), layout="constrained")
     sres = st["result"]
     emp, _ = _threshold(st["blown"])
-    for k, ax in enumerate(stab_fig.subplots(1, len(S_VALUES), sharey=True)):
+    for k, ax in enumerate(fig.subplots(1, len(S_VALUES), sharey=True)):
         s, th = S_VALUES[k], float(st["theory"][k])
         window = [float(v) for v in STABILITY_LRS if 0.96 * th <= v <= 1.04 * th]
         jd.plots.lr_sensitivity(
             sres,
             "lr",
-            metric="final_loss",
             band=None,
             ax=ax,
             select={"s": s, "lr": window},
-            labels=["f(x_1000)"],
+            label="f(x_1000)",
+            xlabel="learning rate",
+            ylabel="loss after 1000 steps" if k == 0 else "",
             title=f"s = {s:g}, L = {st['L'][k]:g}\nfirst blow-up at {emp[k] / th:.4f} x 2/L",
         )
         ax.axhline(float(sres.loss[k, 0, 0, 0]), color="0.5", lw=1, label="f(x_0)")
@@ -342,21 +332,19 @@ def plot(data: dict, out) -> list:
         ax.axvline(emp[k], color="C3", ls=":", lw=1.5, label="first lr with f(x_1000) > f(x_0)")
         ax.set_xticks([0.97 * th, th, 1.03 * th], ["0.97 (2/L)", f"2/L = {th:.3g}", "1.03 (2/L)"])
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_ylim(1e-30, 1e46)
-        # the divergence marks sit in axes coordinates and do not widen the x-range
-        ax.set_xlim(window[0] / 1.003, window[-1] * 1.003)
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("loss after 1000 steps" if k == 0 else "")
-        if k == 0:
-            ax.legend(fontsize="x-small", loc="lower right")
-        else:
-            ax.get_legend().remove()
+        ax.set_xlim(window[0] / 1.002, window[-1] * 1.002)  # the edge marks stay inside
+        ax.get_legend().remove()
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize="small")
+    return fig
 
-    hl = headline(data)
+
+def plot(data: dict) -> list[Panel]:
+    cv, n_seeds, hl = data["convex"], data["convex"]["result"].shape[-1], summary(data)
     return [
-        figure(
-            step_fig,
+        Panel(
             "bound_vs_step",
+            _step_figure(cv),
             f"d2l's convex bound 12.4.17 at T = {T} (dashed) and the empirical "
             f"E f(x_bar_T) - f* (circles: mean over {n_seeds} seeds, the quantity bounded; "
             "solid: median with 10-90% band) against the step size, for constant steps and "
@@ -366,38 +354,73 @@ def plot(data: dict, out) -> list:
             "(star), while the empirical optimum sits at much larger steps: the bound is "
             "loose on a strongly convex quadratic.",
         ),
-        figure(
-            over_t,
+        Panel(
             "bound_over_T",
-            "The bound 12.4.17 as a function of T (dashed) against the mean averaged-iterate "
-            "suboptimality with its 10-90% band, for four configurations. With the "
-            "exponential schedule the steps sum to a finite value, so neither the bound nor "
-            "the iterates go to zero.",
+            _over_t_figure(cv),
+            "The bound 12.4.17 as a function of T (dashed, from the first logged T = "
+            f"{LOG_EVERY}) against the mean averaged-iterate suboptimality with its 10-90% "
+            "band, for four configurations. With the exponential schedule the steps sum to a "
+            "finite value, so neither the bound nor the iterates go to zero.",
         ),
-        figure(
-            gd_fig,
+        Panel(
             "gd_smooth_convex",
+            _gd_figure(data["gd"]),
             "Gradient descent with step h/L (h = 1/4, 1/2, 1) against the tight "
             "Drori-Teboulle bound L r^2/(4nh+2) (black) and the classical r^2/(2 gamma n) "
             "(grey), normalised to L = r = 1. An ill-conditioned least-squares problem "
             "stays below both; each Huber function (kink r/(2nh+1)) touches the tight "
             "bound exactly at its own n (dots): the bound cannot be improved.",
         ),
-        figure(
-            stab_fig,
+        Panel(
             "gd_threshold",
+            _threshold_figure(data["stability"]),
             f"GD's loss after {GD_STEPS} steps against the learning rate within 4% of 2/L "
             "on x1^2 + s x2^2 (one panel per s; the sweep covers 0.0025 to 4 on a grid "
             f"with ratio {STABILITY_LRS[1] / STABILITY_LRS[0]:.4f}). Dashed: the theory 2/L; "
             "dotted: the smallest learning rate whose final loss exceeds the initial one "
-            "(grey line), always the first grid point above 2/L. Crosses at the top mark "
-            "runs that overflowed to inf/NaN; they start about 2% further right, since a "
-            "growth factor just above 1 needs many steps to overflow.",
+            "(grey line), always the first grid point above 2/L. Crosses above each panel "
+            "mark runs that overflowed to inf/NaN (their loss is not drawn); they start "
+            "about 2% further right, since a growth factor just above 1 needs many steps to "
+            "overflow.",
         ),
     ]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    cv, gd, st = s["convex"], s["gd"], s["stability"]
+    out = [
+        Number("convex SGD: G = sqrt(max E||g_t||^2)", cv["G"], theory=float(np.sqrt(166.0))),
+        Number("bound-minimizing step r / (G sqrt T)", cv["eta_star"]),
+        Number(
+            "f(x_bar_T) - f* at that step",
+            cv["empirical_at_eta_star"],
+            theory=cv["bound_at_eta_star"],
+            note=f"mean of {cv['seeds']} seeds; theory: the bound r G / sqrt T",
+        ),
+        Number(
+            "smallest bound / measurement over all runs",
+            cv["min_ratio_bound_over_empirical"],
+            "ratio",
+            note="> 1: the bound holds",
+        ),
+        Number("best constant step measured", cv["best_constant_step_empirical"]),
+    ]
+    for h in ("0.25", "0.5", "1.0"):
+        out.append(
+            Number(
+                f"GD step {h}/L: Huber value / tight bound at its n",
+                float(np.max(gd["huber_value_over_tight_bound_at_n_target"][h])),
+                "ratio",
+                theory=1.0,
+            )
+        )
+    for L, th, e in zip(st["L"], st["theory_2_over_L"], st["empirical_threshold"]):
+        out.append(Number(f"GD blow-up threshold, L = {L:g}", e, theory=th, note="theory 2/L"))
+    return out
+
+
+def summary(data: dict) -> dict:
     cv, gdp, st = data["convex"], data["gd"], data["stability"]
     res = cv["result"]
     lrs = np.asarray(res.axes["lr"])

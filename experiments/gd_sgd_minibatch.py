@@ -22,11 +22,17 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
+from experiments.linear_grid_search import X_DATA, Y_DATA  # the seeds' three points
 
 TITLE = "GD vs per-sample SGD vs minibatch SGD: loss per step and per example read"
+ABOUT = (
+    "The seeds' y = w x fit (seed 003) by full-batch GD, per-sample SGD and minibatches, "
+    "then a noisy least-squares regression: GD wins per step, the stochastic methods per "
+    "example read; the oracle is an unrolled grid axis of one sweep."
+)
 
-X_DATA, Y_DATA = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
 LINE_LR = 0.01  # the material's learning rate
 LINE_THRESHOLD = 1e-4  # MSE of y = w x (f* = 0)
 LINE_BUDGET = 30  # examples read by every method for the equal-data comparison (10 epochs)
@@ -108,9 +114,8 @@ def _examples(result, per_step: int) -> np.ndarray:
 
 def _examples_to_reach(values, examples, threshold) -> np.ndarray:
     """Examples read when a curve first reaches ``threshold`` (inf if never); last axis = log."""
-    hit = np.asarray(values) <= threshold
-    first = np.argmax(hit, axis=-1)
-    return np.where(hit.any(axis=-1), examples[first], np.inf)
+    first = jd.first_below(values, threshold)
+    return np.where(first >= 0, examples[first], np.inf)
 
 
 def _line_at(data, method: str, examples: int) -> dict:
@@ -157,6 +162,7 @@ def _lsq_summary(data) -> dict:
         reach = np.median(_examples_to_reach(sub, _examples(res, per_step), threshold), axis=-1)
         out[method] = {
             "best_lr": float(res.axes["lr"][best]),
+            "examples_at_best_lr": float(reach[best]),
             "final_suboptimality": float(med[best]),
             "final_loss": float(np.median(np.asarray(res.final_loss)[best])),
             "examples_to_threshold": float(np.min(reach)),
@@ -173,75 +179,94 @@ def _lsq_threshold(problem) -> float:
 # --- figures ----------------------------------------------------------------------------
 
 
-def plot(data: dict, out) -> list:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    line = [
+        (
+            f"y = w x, {m}: examples read to MSE 1e-4 at lr 0.01",
+            "line_examples_to_mse_1e-4_at_lr0.01_",
+            m,
+            "",
+        )
+        for m in LINE_ORACLES
+    ]
+    lsq = [
+        (
+            f"least squares, {m}: examples read to 5% of the initial gap",
+            "lsq_examples_to_threshold_",
+            m,
+            "median over seeds, at its fastest rate",
+        )
+        for m in LSQ_ORACLES
+    ]
+    first = Number(
+        "y = w x: prediction at x = 4 after 100 GD steps", s["predict4_gd_100_steps"], theory=8.0
+    )
+    return [first] + [
+        Number(name, s[key + _key(m)], "examples", note=note) for name, key, m, note in line + lsq
+    ]
+
+
+def _curves_figure(data: dict) -> tuple[Figure, Figure]:
     line, problem = data["line"], data["line_problem"]
-    fig1 = Figure(figsize=(11, 4), layout="constrained")
-    axes = fig1.subplots(1, 2)
-    for method, oracle in LINE_ORACLES.items():
-        sel = {"method": method, "lr": LINE_LR}
-        for ax, x in zip(axes, ("step", "examples")):
-            jd.plots.loss_curves(
-                line,
-                select=sel,
-                x=x,
-                examples_per_step=oracle.examples_per_step(problem),
-                ax=ax,
-                labels=[f"{method} ({oracle.examples_per_step(problem)} per step)"],
-            )
-    axes[0].set_title("y = w x, lr 0.01: MSE against step")
-    axes[1].set_title("the same runs against examples read")
-    for ax in axes:
-        ax.axhline(LINE_THRESHOLD, color="0.5", lw=0.8, ls=":")
-        ax.set_ylabel("MSE (median over seeds)")
-    line_sum = _line_summary(data)
-
-    lsq, lsq_problem = data["lsq"], data["lsq_problem"]
     lsq_sum = _lsq_summary(data)
-    threshold = _lsq_threshold(lsq_problem)
-    fig2 = Figure(figsize=(11, 4), layout="constrained")
-    axes2 = fig2.subplots(1, 2)
-    for method, res in lsq.items():
-        per_step = LSQ_ORACLES[method].examples_per_step(lsq_problem)
-        label = f"{method}, lr {lsq_sum[method]['best_lr']:.3g}"
-        for ax, x in zip(axes2, ("step", "examples")):
-            jd.plots.loss_curves(
-                res,
-                "suboptimality",
-                select={"lr": lsq_sum[method]["best_lr"]},
-                x=x,
-                examples_per_step=per_step,
-                logx=True,
-                ax=ax,
-                labels=[label],
-            )
-    axes2[0].set_title(f"least squares (n={lsq_problem.n_examples}): f - f* against step")
-    axes2[1].set_title(f"against examples read ({data['lsq_epochs']} epochs each)")
-    for ax in axes2:
-        ax.axhline(threshold, color="0.5", lw=0.8, ls=":", label="5% of f(w0) - f*")
-        ax.set_ylabel("f(w) - f* (median over seeds)")
-        ax.legend(fontsize="small")
+    lsq, lsq_problem = data["lsq"], data["lsq_problem"]
+    fig1, fig2 = (Figure(figsize=(12, 4.2), layout="constrained") for _ in range(2))
+    curves = [(fig1, line, LINE_ORACLES, problem, "loss", False, LINE_THRESHOLD, "MSE 1e-4")]
+    curves += [(fig2, lsq, LSQ_ORACLES, lsq_problem, "suboptimality", True)]
+    curves[1] += (_lsq_threshold(lsq_problem), "5% of f(w0) - f*")
+    for fig, results, oracles, prob, metric, logx, level, level_label in curves:
+        for ax, x in zip(fig.subplots(1, 2), ("step", "examples")):
+            for method, oracle in oracles.items():
+                per_step = oracle.examples_per_step(prob)
+                lr = LINE_LR if results is line else lsq_sum[method]["best_lr"]
+                res = line.sel(method=method) if results is line else results[method]
+                jd.plots.loss_curves(
+                    res,
+                    metric,
+                    select={"lr": lr},
+                    x=x,
+                    examples_per_step=per_step,
+                    logx=logx,
+                    label=f"{method} ({per_step} per step), lr {lr:.3g}",
+                    ax=ax,
+                    ylabel=("MSE" if metric == "loss" else "f(w) - f*") + " (median over seeds)",
+                )
+            ax.axhline(level, color="0.5", lw=0.8, ls=":", label=level_label)
+            ax.legend(fontsize="small")  # the threshold joins the legend
+        fig.axes[0].set_title(f"{'y = w x' if results is line else 'least squares'}: per step")
+        fig.axes[1].set_title("the same runs per example read")
+    return (fig1, fig2)
 
-    fig3 = Figure(figsize=(6.5, 4.5), layout="constrained")
+
+def _lsq_lr_figure(data: dict) -> Figure:
+    lsq, lsq_problem = data["lsq"], data["lsq_problem"]
+    fig3 = Figure(figsize=(7, 4.6), layout="constrained")
     ax3 = fig3.add_subplot()
     for method, res in lsq.items():
-        jd.plots.lr_sensitivity(res, metric="suboptimality", ax=ax3, labels=[method])
-    ax3.set_ylabel(f"f - f* after {data['lsq_epochs']} epochs (median over seeds)")
-    ax3.axvline(2 / float(lsq_problem.smoothness), color="0.5", lw=0.8, ls=":")
-    ax3.annotate(
-        "2/L",
-        (2 / float(lsq_problem.smoothness), 0.02),
-        xycoords=("data", "axes fraction"),
-        fontsize="small",
-        color="0.4",
-        ha="right",
-    )
-    ax3.set_title("least squares: final suboptimality at an equal budget of examples")
+        jd.plots.lr_sensitivity(
+            res,
+            metric="suboptimality",
+            ax=ax3,
+            label=method,
+            xlabel="learning rate",
+            ylabel=f"f - f* after {data['lsq_epochs']} epochs (median over seeds)",
+            title="least squares: final suboptimality at an equal budget of examples",
+        )
+    ax3.axvline(2 / float(lsq_problem.smoothness), color="0.5", lw=0.8, ls=":", label="2/L")
+    ax3.legend(fontsize="small")  # 2/L joins the legend
+    return fig3
 
-    ex = {m: lsq_sum[m]["examples_to_threshold"] for m in lsq}
+
+def plot(data: dict) -> list[Panel]:
+    line_sum, lsq_sum, lsq = _line_summary(data), _lsq_summary(data), data["lsq"]
+    (fig1, fig2), fig3 = _curves_figure(data), _lsq_lr_figure(data)
+
+    at = {m: lsq_sum[m]["examples_at_best_lr"] for m in lsq}
     return [
-        figure(
-            fig1,
+        Panel(
             "line_loss_curves",
+            fig1,
             "y = w x from w = 1 at lr 0.01 (the seeds' setting). Left: per step the three "
             "methods fall together (the data are fitted exactly, so a one-example gradient "
             "shrinks the error as much as the full one on average). Right: per example read, "
@@ -251,29 +276,29 @@ def plot(data: dict, out) -> list:
             f"{line_sum['GD']['examples_at_lr']:.0f}. The floor near 1e-12 is float32 "
             "rounding at w = 2.",
         ),
-        figure(
-            fig2,
+        Panel(
             "lsq_loss_curves",
+            fig2,
             "Noisy least squares, each method at the learning rate with the lowest final "
-            "f - f* (bands: 10-90% of seeds). Against steps GD wins; against examples read "
-            "it is far behind. At their fastest learning rates SGD and minibatches reach the "
-            f"dotted line (5% of the initial gap) after {ex['SGD']:.0f} and "
-            f"{ex['minibatch 32']:.0f} examples, GD after {ex['GD']:.0f}; with a constant "
-            "step the stochastic methods then level off at a noise floor that grows with the "
-            "step, which is why SGD's best final value comes from a small step.",
+            "f - f* (in the legend). Against steps GD wins; against examples read it is far "
+            "behind: the drawn curves cross the dotted line (5% of the initial gap) after "
+            f"{at['SGD']:.0f} (SGD), {at['minibatch 32']:.0f} (minibatch 32) and "
+            f"{at['GD']:.0f} (GD) examples (medians over seeds). With a constant step the "
+            "stochastic methods then level off at a noise floor that grows with the step, "
+            "which is why SGD's best final value comes from a small step.",
         ),
-        figure(
-            fig3,
+        Panel(
             "lsq_lr_sensitivity",
+            fig3,
             "Final f - f* against the learning rate after the same number of examples read: "
             "GD is stable up to 2/L and needs a large step to use its few steps; per-sample "
-            "SGD diverges (x) beyond about 0.1 and its floor grows with the step; minibatches "
-            "sit in between.",
+            "SGD diverges (crosses, one row per method) beyond about 0.1 and its floor grows "
+            "with the step; minibatches sit in between.",
         ),
     ]
 
 
-def headline(data: dict) -> dict:
+def summary(data: dict) -> dict:
     problem = data["line_problem"]
     out = {"predict4_before": 4 * float(problem.init)}
     gd = data["line"].sel(method="GD", lr=LINE_LR)

@@ -21,9 +21,15 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "Himmelblau: Adam from (0, 0), and the basins of SGD, momentum and Adam"
+ABOUT = (
+    "Seed 004's Adam run on Himmelblau's function from (0, 0), checked against its printed "
+    "losses, then SGD, momentum and Adam from every start of a grid on [-5, 5]^2 in one "
+    "program: which of the four minima each reaches (the optimizers' basins)."
+)
 
 MINIMA = jd.problems.HIMMELBLAU_MINIMA
 #: Seed 004's Adam printout: f(x_t) at t = 2000, 4000, 6000 (float32 PyTorch).
@@ -86,13 +92,12 @@ def _minimum_label(i: int) -> str:
     return f"({x:.2f}, {y:.2f})"
 
 
-def plot(data: dict, out) -> list:
+def _paths_figure(data: dict) -> Figure:
     problem = jd.problems.himmelblau()
     res = data["basins"]
     starts = np.asarray(res.axes["x0"])
     pick = sorted({int(np.argmin(np.abs(starts - v))) for v in PATH_STARTS})
     box = ((-5.8, 5.8), (-5.8, 5.8))
-
     paths = Figure(figsize=(15, 5), layout="constrained")
     for ax, opt in zip(paths.subplots(1, 3), OPTIMIZERS):
         sub = res.sel(opt=opt).isel(x0=pick, y0=pick)
@@ -106,37 +111,43 @@ def plot(data: dict, out) -> list:
         )
         start = np.asarray(sub.params)[..., 0, :].reshape(-1, 2)
         ax.plot(start[:, 0], start[:, 1], "s", color="k", mfc="none", ms=6, label="starts")
-        ax.legend(fontsize="small", loc="lower left")
+        ax.legend(fontsize="small", loc="lower left")  # the starts join the legend
+    return paths
 
+
+def _basins_figure(data: dict) -> Figure:
+    res = data["basins"]
     colors = ListedColormap(["0.75", "tab:blue", "tab:orange", "tab:green", "tab:red"])
     maps = Figure(figsize=(15, 5), layout="constrained")
-    axes = maps.subplots(1, 3)
-    step = (starts[-1] - starts[0]) / (len(starts) - 1)
-    for k, (ax, opt) in enumerate(zip(axes, OPTIMIZERS)):
+    inside = MINIMA[np.all(np.abs(MINIMA) <= 5.0, axis=1)]
+    bar = {
+        "label": "minimum reached",
+        "ticks": range(-1, 4),
+        "ticklabels": ["not within 0.1"] + [_minimum_label(i) for i in range(4)],
+    }
+    for k, (ax, opt) in enumerate(zip(maps.subplots(1, 3), OPTIMIZERS)):
         jd.plots.heatmap(
-            res, "x0", "y0", metric="basin", select={"opt": opt}, log=False, ax=ax, title=opt
+            res,
+            "x0",
+            "y0",
+            metric="basin",
+            select={"opt": opt},
+            log=False,
+            cmap=colors,
+            vmin=-1.5,
+            vmax=3.5,
+            colorbar=bar if k == 2 else False,
+            ax=ax,
+            title=opt,
+            points={"minima": (inside[:, 0], inside[:, 1], {"color": "k", "mec": "w", "ls": ""})},
         )
-        im = ax.images[0]
-        im.set_cmap(colors)
-        im.set_clim(-1.5, 3.5)
-        if k < 2:
-            im.colorbar.remove()
-        else:
-            im.colorbar.set_ticks(
-                range(-1, 4), labels=["not within 0.1"] + [_minimum_label(i) for i in range(4)]
-            )
-            im.colorbar.set_label("minimum reached")
-        ticks = [i for i in range(len(starts)) if abs(starts[i] - round(starts[i])) < 1e-9]
-        ticks = ticks[:: max(1, len(ticks) // 6)]
-        ax.set_xticks(ticks, [f"{starts[i]:g}" for i in ticks], rotation=0)
-        ax.set_yticks(ticks, [f"{starts[i]:g}" for i in ticks])
-        inside = np.all(np.abs(MINIMA) <= 5.0, axis=1)
-        mi = (MINIMA[inside] - starts[0]) / step
-        ax.plot(mi[:, 0], mi[:, 1], "*", color="k", ms=12, mec="w", label="minima")
-        ax.legend(fontsize="small", loc="upper left")
         ax.set_xlabel("starting x1")
         ax.set_ylabel("starting x2")
+    return maps
 
+
+def _seed_figure(data: dict) -> Figure:
+    problem = jd.problems.himmelblau()
     run = data["seed_run"]
     seed = Figure(figsize=(11, 4.5), layout="constrained")
     left, right = seed.subplots(1, 2)
@@ -145,36 +156,70 @@ def plot(data: dict, out) -> list:
     )
     jd.plots.loss_curves(run, ax=right, title="Adam, lr 1e-3: f(x_t)")
     right.plot(SEED_STEPS, SEED_LOSSES, "kx", ms=9, label="seed 004 printout")
-    right.legend(fontsize="small")
+    right.legend(fontsize="small")  # the printout joins the legend
+    return seed
 
-    h = headline(data)
+
+def plot(data: dict) -> list[Panel]:
+    res = data["basins"]
+    starts = np.asarray(res.axes["x0"])
+    pick = sorted({int(np.argmin(np.abs(starts - v))) for v in PATH_STARTS})
+
+    paths, maps, seed = _paths_figure(data), _basins_figure(data), _seed_figure(data)
+
+    h = summary(data)
     return [
-        figure(
-            paths,
+        Panel(
             "paths",
+            paths,
             f"Paths of {len(pick) ** 2} starts (squares) on Himmelblau's contours, logged every "
             "2 steps; stars are the four minima. SGD follows the steepest slope, momentum "
             "overshoots and curls, Adam moves diagonally at first (its steps are sign-like).",
         ),
-        figure(
-            maps,
+        Panel(
             "basins",
+            maps,
             f"Which minimum each of {len(starts)}x{len(starts)} starts on [-5, 5]^2 reaches after "
             f"{BASIN_STEPS} steps (grey: farther than 0.1 from all four). The four basins meet "
             "along curves through the saddles; near them the three optimizers disagree. "
             f"Agreement with SGD: momentum {h['agree_with_sgd']['momentum']:.0%}, "
             f"Adam {h['agree_with_sgd']['adam']:.0%}.",
         ),
-        figure(
-            seed,
+        Panel(
             "adam_seed",
+            seed,
             "Seed 004's run: Adam with lr 1e-3 from (0, 0) walks to (3, 2); its loss matches "
             "the printed values (crosses) at steps 2000, 4000, 6000 and reaches 0 in float32.",
         ),
     ]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    printed = s["seed_printed_losses_at"]
+    out = [
+        Number("Adam from (0, 0): distance of the end to (3, 2)", s["adam_seed_distance_to_3_2"]),
+        Number(
+            "Adam from (0, 0): f after 4000 steps",
+            s["adam_seed_losses_at"]["4000"],
+            theory=printed["4000"],
+            note="theory column: seed 004's printout",
+        ),
+        Number("starts on the grid", s["starts"]),
+    ]
+    for opt in OPTIMIZERS:
+        out.append(
+            Number(f"{opt}: share of starts within 0.1 of a minimum", s["fraction_converged"][opt])
+        )
+    out += [
+        Number(f"{opt}: share of starts reaching SGD's minimum", v)
+        for opt, v in s["agree_with_sgd"].items()
+    ]
+    out.append(Number("Adam: largest final distance to a minimum", s["max_final_distance"]["adam"]))
+    return out
+
+
+def summary(data: dict) -> dict:
     run = data["seed_run"]
     final = np.asarray(run.final_params, dtype=float)
     logged = {int(s): i for i, s in enumerate(np.asarray(run.step))}

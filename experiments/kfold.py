@@ -33,9 +33,16 @@ from matplotlib.figure import Figure
 import jaxdescent as jd
 import jaxdescent.data as jdata
 import jaxdescent.validation as validation
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "5-fold cross-validation over an L2 grid: logistic (breast cancer), softmax (digits)"
+ABOUT = (
+    "k-fold cross-validation (d2l 4.4 / the material's k-fold section) of logistic regression "
+    "on breast cancer and softmax regression on the digits, over an L2 strength grid: folds x "
+    "strengths are one sweep per data set; the chosen strength has the best mean validation "
+    "accuracy."
+)
 
 K = 5
 STRENGTHS = np.geomspace(1e-4, 1e2, 13)
@@ -103,7 +110,7 @@ def compute(quick: bool = False) -> dict:
 # --- reading the sweeps -------------------------------------------------------------------
 
 
-def summary(result) -> dict:
+def folds(result) -> dict:
     """Per-strength mean / std over folds of validation and training accuracy, and the
     chosen strength (highest mean validation accuracy; the larger strength on a tie)."""
     val = validation.cv_summary(result, "val_accuracy")
@@ -145,20 +152,15 @@ def _tree_map(fn, tree):
     return fn(tree)
 
 
-def _grid_value(v) -> float:
-    """A grid value as the number it was written as (grid axes are stored in float32)."""
-    return float(f"{float(v):.6g}")
-
-
 # --- figures ------------------------------------------------------------------------------
 
 
-def plot(data: dict, out) -> list:
+def plot(data: dict) -> list[Panel]:
     fig = Figure(figsize=(12, 4.8), layout="constrained")
-    h = headline(data)
+    h = summary(data)
     for ax, name in zip(fig.subplots(1, 2), DATASETS):
         res = data[name]["result"]
-        s = summary(res)
+        s = folds(res)
         view = _folds_as_seeds(res)
         jd.plots.lr_sensitivity(
             view,
@@ -167,16 +169,17 @@ def plot(data: dict, out) -> list:
             band=None,
             logy=False,
             ax=ax,
-            labels=["training accuracy (median over folds)"],
+            label=["training accuracy (median over folds)"],
         )
         jd.plots.lr_sensitivity(
             view,
             "l2",
             metric="val_accuracy",
             band=(0.0, 1.0),
+            band_label="min-max over folds",
             logy=False,
             ax=ax,
-            labels=["validation accuracy (median, band: min-max over folds)"],
+            label=["validation accuracy (median over folds)"],
         )
         ax.errorbar(
             s["strengths"],
@@ -216,17 +219,35 @@ def plot(data: dict, out) -> list:
         f"({h['digits_chosen_val_mean']:.3f} +- {h['digits_chosen_val_std']:.3f}). Dotted: "
         "the majority-class rate."
     )
-    return [figure(fig, "cv_accuracy", caption)]
+    return [Panel("cv_accuracy", fig, caption)]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    out = [Number("folds", s["folds"])]
+    for name in DATASETS:
+        text = LABELS[name].split(",")[0]
+        out += [
+            Number(f"{text}: examples cross-validated", s[f"{name}_examples"]),
+            Number(f"{text}: chosen L2 strength", s[f"{name}_chosen_strength"], "lambda"),
+            Number(
+                f"{text}: validation accuracy at it",
+                s[f"{name}_chosen_val_mean"],
+                note=f"mean over folds, std {s[f'{name}_chosen_val_std']:.3f}",
+            ),
+            Number(f"{text}: majority-class rate", s[f"{name}_majority_rate"]),
+        ]
+    return out
+
+
+def summary(data: dict) -> dict:
     strengths = data[DATASETS[0]]["result"].axes["l2"]
-    out = {"folds": K, "strengths": [_grid_value(v) for v in strengths]}
+    out = {"folds": K, "strengths": [jd.analysis.grid_value(v) for v in strengths]}
     for name in DATASETS:
         res = data[name]["result"]
-        s = summary(res)
+        s = folds(res)
         out[f"{name}_examples"] = data[name]["n"]
-        out[f"{name}_chosen_strength"] = _grid_value(s["strengths"][s["best"]])
+        out[f"{name}_chosen_strength"] = jd.analysis.grid_value(s["strengths"][s["best"]])
         out[f"{name}_chosen_val_mean"] = float(s["val_mean"][s["best"]])
         out[f"{name}_chosen_val_std"] = float(s["val_std"][s["best"]])
         out[f"{name}_val_mean"] = np.round(s["val_mean"], 4).tolist()

@@ -12,9 +12,15 @@ from __future__ import annotations
 import numpy as np
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "Search before gradients: MSE against w, and coarse-to-fine search"
+ABOUT = (
+    "Exhaustive search of the MSE of y = w x over w = 0.0, 0.1, ..., 4.0 (seed 002's loop, "
+    "one vmapped call), then the coarse-to-fine search the notes propose, its cost growing "
+    "as points^dim, and its caveat: on Rastrigin a coarse first grid settles in a local basin."
+)
 
 X_DATA, Y_DATA = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0]
 
@@ -39,39 +45,62 @@ def compute(quick: bool = False) -> dict:
     }
 
 
-def plot(data: dict, out) -> list:
+def plot(data: dict) -> list[Panel]:
+    line = jd.problems.linear_regression(X_DATA, Y_DATA)
+    ras = jd.problems.rastrigin(dim=1)
+    coarse = data["rastrigin_coarse"]
     return [
-        figure(
-            jd.plots.landscape(data["grid"], title="MSE of y = w x on the seeds' data"),
+        Panel(
             "mse_vs_w",
+            jd.plots.landscape(data["grid"], title="MSE of y = w x on the seeds' data"),
             "MSE against w for w = 0.0, 0.1, ..., 4.0 (seed 002's loop as one "
             "vmapped call); the star marks the grid minimum w = 2.",
         ),
-        figure(
-            jd.plots.landscape(data["refine"], title="coarse-to-fine search"),
+        Panel(
             "refine_line",
-            "Coarse-to-fine search on the same MSE: 5 points per level, each "
-            "level one grid cell either side of the previous best.",
+            jd.plots.landscape(data["refine"], problem=line, title="coarse-to-fine search"),
+            "Coarse-to-fine search on the same MSE (grey: the objective): 5 points per "
+            "level, each level one grid cell either side of the previous best.",
         ),
-        figure(
-            jd.plots.landscape(
-                data["rastrigin_coarse"], title="refinement misses the global minimum (Rastrigin)"
-            ),
+        Panel(
             "refine_rastrigin",
-            "On Rastrigin (a local minimum near every integer) a coarse "
-            "first grid picks the basin of -2 and every finer level stays there: f = "
-            f"{data['rastrigin_coarse'].best_value:.3f} instead of 0.",
+            jd.plots.landscape(
+                coarse, problem=ras, title="refinement misses the global minimum (Rastrigin)"
+            ),
+            "On Rastrigin (grey: the objective, a local minimum near every integer, the "
+            "global one at 0 with f = 0) a coarse first grid of 5 points picks the basin of "
+            f"{float(coarse.best_params[0]):.2g} and every finer level stays there: "
+            f"f = {coarse.best_value:.3f} instead of 0.",
         ),
-        figure(
-            jd.plots.landscape(data["himmelblau"], log=True, title="Himmelblau landscape"),
+        Panel(
             "himmelblau_grid",
-            "Himmelblau's function on a 120 x 120 grid (log10 scale): the "
-            "two-dimensional search the notes warn costs points squared.",
+            jd.plots.landscape(data["himmelblau"], log=True, title="Himmelblau landscape"),
+            "Himmelblau's function on a 120 x 120 grid (log10 colour scale from the grid's "
+            "smallest value, named on the colour bar, to its largest): the two-dimensional "
+            "search the notes warn costs points squared; the star is the grid's best point.",
         ),
     ]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    return [
+        Number("MSE at w = 0", s["mse_at_w0"], theory=56 / 3, note="(4 + 16 + 36) / 3"),
+        Number("grid minimizer w", s["grid_argmin_w"], theory=2.0),
+        Number("coarse-to-fine minimizer w", s["refine_best_w"], theory=2.0),
+        Number("coarse-to-fine evaluations", s["refine_evaluations"], note="5 levels x 5 points"),
+        Number(
+            "Rastrigin: best f, coarse grid (5 points)",
+            s["rastrigin_coarse_best"],
+            theory=0.0,
+            note="stuck in a local basin",
+        ),
+        Number("Rastrigin: best f, fine grid (21 points)", s["rastrigin_fine_best"], theory=0.0),
+        Number("evaluations in 3 dimensions", s["evaluations_by_dim"][2], theory=2 * 5**3),
+    ]
+
+
+def summary(data: dict) -> dict:
     grid = data["grid"]
     return {
         "mse_at_w0": float(grid.values[0]),

@@ -21,9 +21,16 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "Learning-rate sensitivity of SGD, momentum and Adam, and the 2/L stability edge"
+ABOUT = (
+    "Final loss against the learning rate for SGD, momentum 0.9 and Adam on an "
+    "ill-conditioned quadratic and on Rosenbrock, and where each diverges: the empirical "
+    "edge against the theory 2(1+beta)/L of heavy-ball momentum, and the whole stable "
+    "region of lr x momentum with Polyak's optimal pair."
+)
 
 SCALES = (1.0, 100.0)
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -107,167 +114,163 @@ def compute(quick: bool = False) -> dict:
     }
 
 
-def _unstable(res) -> np.ndarray:
-    """Per run, whether it diverged: non-finite at some step, or a final loss above the
-    initial one (a loss growing geometrically overflows float32 within 100 steps, but not
-    float64, so the second test makes the answer independent of the precision)."""
-    loss = np.asarray(res.loss, dtype=float)
-    return np.asarray(res.diverged) | ~(loss[..., -1] <= loss[..., 0])
-
-
 def _best(res, lrs) -> tuple[float, float]:
-    """(lr, median final loss) minimizing the median over seeds, among the rates at which
-    no seed diverged (see `_unstable`)."""
-    final = np.asarray(res.final_loss, dtype=float)
-    med = np.where(_unstable(res).any(-1), np.inf, np.median(final, axis=-1))
-    i = int(np.argmin(med))
+    """(lr, median final loss): the lowest median over seeds among the rates at which no
+    seed is unstable (`SweepResult.unstable`: non-finite, or ended above its start)."""
+    med = np.median(np.asarray(res.final_loss, dtype=float), axis=-1)
+    i = int(jd.best_index(med, res.unstable().any(-1)))
     return float(lrs[i]), float(med[i])
-
-
-def _largest_safe(unstable_any, lrs) -> float | None:
-    """The largest rate such that no seed diverged at it or at any smaller rate."""
-    bad = np.flatnonzero(unstable_any)
-    if bad.size == 0:
-        return float(lrs[-1])
-    return float(lrs[bad[0] - 1]) if bad[0] > 0 else None
 
 
 def _edges(data) -> dict:
     """Per momentum: (largest stable lr, smallest unstable lr) of the fine edge sweep and
     the theory 2 (1 + beta) / L."""
-    res = data["edge"]
-    unstable = _unstable(res).any(-1)  # (ratio, momentum)
+    unstable = data["edge"].unstable().any(-1).T  # (momentum, ratio)
+    first, last = jd.first_flagged(unstable), jd.last_clear(unstable)
     out = {}
     for j, beta in enumerate(EDGE_MOMENTA):
-        theory = 2 * (1 + beta) / data["L"]
-        stable = EDGE_RATIOS[~unstable[:, j]]
-        bad = EDGE_RATIOS[unstable[:, j]]
+        theory = float(jd.bounds.heavy_ball_stable_step(data["L"], beta))
         out[beta] = {
             "theory": theory,
-            "largest_stable": float(stable.max() * theory) if stable.size else None,
-            "smallest_unstable": float(bad.min() * theory) if bad.size else None,
+            "largest_stable": float(EDGE_RATIOS[last[j]] * theory) if last[j] >= 0 else None,
+            "smallest_unstable": float(EDGE_RATIOS[first[j]] * theory) if first[j] >= 0 else None,
         }
     return out
 
 
-def plot(data: dict, out) -> list:
-    labels = [LABELS[o] for o in OPTIMIZERS]
-    h = headline(data)
+def plot(data: dict) -> list[Panel]:
+    L = data["L"]
     sens = Figure(figsize=(13, 5), layout="constrained")
     for ax, name in zip(sens.subplots(1, 2), ("quadratic", "rosenbrock")):
-        res = data[name]
         jd.plots.lr_sensitivity(
-            res,
+            data[name],
             "lr",
-            labels=labels,
+            label=[LABELS[o] for o in OPTIMIZERS],
+            mark="unstable",
+            best=True,
             ax=ax,
+            xlabel="learning rate",
             title=f"{name}: final loss after {STEPS[name]} steps",
         )
-        lines = [line for line in ax.get_lines() if line.get_label() in labels]
-        for opt, line in zip(OPTIMIZERS, lines):
-            lr, loss = h["best_lr"][name][opt]["lr"], h["best_lr"][name][opt]["median_loss"]
-            ax.plot([lr], [loss], "*", ms=14, color=line.get_color(), mec="k", zorder=4)
         if name == "quadratic":
-            for lr, text in (
-                (data["stable_step"], "2/L"),
-                (2 * (1 + BETA) / data["L"], "2(1+0.9)/L"),
-            ):
-                ax.axvline(lr, color="0.4", ls="--", lw=1)
-                ax.annotate(
-                    text,
-                    (lr, 0.02),
-                    xycoords=("data", "axes fraction"),
-                    rotation=90,
-                    ha="right",
-                    fontsize="small",
-                )
+            for k, (beta, text) in enumerate(((0.0, "2/L"), (BETA, "2(1+0.9)/L"))):
+                lr = float(jd.bounds.heavy_ball_stable_step(L, beta))
+                ax.axvline(lr, color="0.4", ls=("--", ":")[k], lw=1, label=f"theory edge {text}")
+            ax.legend(fontsize="small", loc="lower left")  # the theory edges join the legend
 
-    heat = Figure(figsize=(7.5, 4.8), layout="constrained")
+    heat = Figure(figsize=(7.5, 5.2), layout="constrained")
     ax = heat.subplots()
+    betas = np.asarray(HEAT_MOMENTA)
+    lr_opt, beta_opt = (float(v) for v in jd.bounds.heavy_ball_optimal(data["mu"], L)[:2])
     jd.plots.heatmap(
         data["heat"],
         "lr",
         "momentum",
+        vmax=4.0,
         ax=ax,
-        title=f"SGD + momentum on x1^2 + 100 x2^2: median final loss, {STEPS['quadratic']} steps",
-    )
-    im = ax.images[0]
-    shown = np.asarray(im.get_array(), dtype=float)
-    shown = shown[np.isfinite(shown)]
-    im.set_clim(shown.min(), min(shown.max(), 4.0))
-    im.colorbar.set_label("log10 final loss (capped at 1e4)")
-
-    def cell(lr, beta):  # heatmap cells sit at integer positions: interpolate between them
-        x = np.interp(np.log10(lr), np.log10(HEAT_LRS), np.arange(len(HEAT_LRS)))
-        return x, np.interp(beta, HEAT_MOMENTA, np.arange(len(HEAT_MOMENTA)))
-
-    betas = np.asarray(HEAT_MOMENTA)
-    ax.plot(*cell(2 * (1 + betas) / data["L"], betas), "w--", lw=2, label="2(1+beta)/L")
-    opt = h["heavy_ball_optimum"]
-    ax.plot(
-        *cell(opt["lr"], opt["momentum"]),
-        "w*",
-        ms=14,
-        mec="k",
-        label="optimal (lr, beta) in theory",
-    )
-    ax.legend(
-        fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, facecolor="0.8"
+        colorbar={"label": "log10 median final loss (capped at 1e4)"},
+        points={
+            "theory edge 2(1+beta)/L": (
+                2 * (1 + betas) / L,
+                betas,
+                {"color": "w", "ls": "--", "marker": ""},
+            ),
+            "optimal (lr, beta) in theory": (
+                [lr_opt],
+                [beta_opt],
+                {"color": "w", "mec": "k", "ls": ""},
+            ),
+        },
+        title=f"SGD + momentum on x1^2 + 100 x2^2, {STEPS['quadratic']} steps",
     )
 
-    edge = Figure(figsize=(6.5, 4.5), layout="constrained")
+    edge = Figure(figsize=(7, 4.8), layout="constrained")
     ax = edge.subplots()
-    # float64 losses: the largest finite float32 loss times 3 (where the package puts the
-    # "diverged" crosses) would overflow.
     res = data["edge"]
     jd.plots.lr_sensitivity(
         res.replace(final_loss=np.asarray(res.final_loss, dtype=float)),
         "ratio",
-        labels=[f"momentum {b:g}" for b in EDGE_MOMENTA],
+        label=[f"momentum {b:g}" for b in EDGE_MOMENTA],
+        mark="unstable",
         ax=ax,
+        xlabel="lr / (2 (1 + beta) / L)",
         title="the stability edge on x1^2 + 100 x2^2",
     )
+    ax.set_xlim(EDGE_RATIOS[0] / 1.02, EDGE_RATIOS[-1] * 1.02)
     ax.axvline(1.0, color="0.4", ls="--", lw=1)
-    ax.set_xlabel("lr / (2 (1 + beta) / L)")
     ax.set_xticks([0.8, 0.9, 1.0, 1.1, 1.2], ["0.8", "0.9", "1", "1.1", "1.2"])
     ax.minorticks_off()
+    return _panels(sens, heat, edge, summary(data)["quadratic_sgd_edge"], data["stable_step"])
 
-    sgd_edge = h["quadratic_sgd_edge"]
+
+def _panels(sens, heat, edge, sgd_edge, two_over_L) -> list[Panel]:
     return [
-        figure(
-            sens,
+        Panel(
             "lr_sensitivity",
-            "Final loss (median over seeds, 10-90% band) against the learning rate; crosses at "
-            "the top mark rates where some seed diverged, stars the best rate without "
-            "divergence. On the quadratic SGD and momentum diverge right past 2/L and "
-            "2(1+0.9)/L (dashed). Adam's steps are bounded by its rate, so it never overflows; "
-            "it wants rates 10-100 times larger than SGD's, and above about 0.1 its final loss "
-            "varies widely between seeds. On Rosenbrock momentum 0.9 diverges at smaller "
-            "rates than plain SGD.",
+            sens,
+            "Final loss (median over seeds, 10-90% band) against the learning rate; crosses "
+            "above each panel, one row per optimizer, mark rates where some seed diverged "
+            "or ended above its start; stars the best rate without that. On the quadratic "
+            "SGD and momentum diverge right past 2/L and 2(1+0.9)/L (the theory edges). "
+            "Adam's steps are bounded by its rate, so it never overflows; it wants rates "
+            "10-100 times larger than SGD's, and above about 0.1 its final loss varies "
+            "widely between seeds. On Rosenbrock momentum 0.9 diverges at smaller rates than "
+            "plain SGD.",
         ),
-        figure(
-            heat,
+        Panel(
             "momentum_heatmap",
+            heat,
             "Median final loss of heavy-ball SGD over learning rate x momentum on the "
-            "quadratic; red crosses mark cells where a seed overflowed, and the bright cells "
-            "just right of the dashed line grew without overflowing. The dashed line is the "
+            "quadratic (colour scale over the finite cells, capped at 1e4); hatched cells: "
+            "the median diverged, red crosses: some seed did. The dashed line is the "
             "theoretical edge 2(1+beta)/L: momentum buys a larger stable rate, up to twice "
             "2/L. The star is Polyak's optimal pair for a quadratic, lr = 4/(sqrt(L)+sqrt(mu))^2, "
-            "beta = ((sqrt(L)-sqrt(mu))/(sqrt(L)+sqrt(mu)))^2; the lowest losses lie next to it. "
-            "At beta = 0.99 100 steps are too few to converge at any rate.",
+            "beta = ((sqrt(L)-sqrt(mu))/(sqrt(L)+sqrt(mu)))^2; the lowest losses lie next to "
+            "it. At beta = 0.99 100 steps are too few to converge at any rate.",
         ),
-        figure(
-            edge,
+        Panel(
             "stability_edge",
+            edge,
             "Final loss against lr as a multiple of the theoretical edge 2(1+beta)/L, for "
-            "three momenta: the loss jumps by orders of magnitude exactly past 1 (crosses: "
-            f"overflow). Plain SGD is stable up to lr = {sgd_edge['largest_stable']:.4g} and "
-            f"unstable from {sgd_edge['smallest_unstable']:.4g}; 2/L = {data['stable_step']:g}.",
+            "three momenta: the loss jumps by orders of magnitude exactly past 1 (crosses "
+            "above: unstable runs). Plain SGD is stable up to lr = "
+            f"{sgd_edge['largest_stable']:.4g} and unstable from "
+            f"{sgd_edge['smallest_unstable']:.4g}; 2/L = {two_over_L:g}.",
         ),
     ]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    out = []
+    for beta, e in [(0.0, s["quadratic_sgd_edge"])] + [
+        (float(b), e) for b, e in s["quadratic_momentum_edges"].items()
+    ]:
+        out.append(
+            Number(
+                f"quadratic, momentum {beta:g}: first unstable lr",
+                e["smallest_unstable"],
+                theory=e["theory"],
+                note=f"largest stable {e['largest_stable']:.4g}; theory 2(1+beta)/L",
+            )
+        )
+    for name in ("quadratic", "rosenbrock"):
+        for opt in OPTIMIZERS:
+            b = s["best_lr"][name][opt]
+            out.append(
+                Number(
+                    f"{name}, {LABELS[opt]}: best lr",
+                    b["lr"],
+                    note=f"median final loss {b['median_loss']:.3g}",
+                )
+            )
+    hb, best = s["heavy_ball_optimum"], s["heatmap_best"]
+    out.append(Number("heatmap: best momentum", best["momentum"], theory=hb["momentum"]))
+    out.append(Number("heatmap: best lr", best["lr"], theory=hb["lr"], note="theory: Polyak"))
+    return out
+
+
+def summary(data: dict) -> dict:
     best, safe = {}, {}
     for name in ("quadratic", "rosenbrock"):
         best[name], safe[name] = {}, {}
@@ -275,13 +278,14 @@ def headline(data: dict) -> dict:
             sub = data[name].isel(opt=k)
             lr, loss = _best(sub, LRS)
             best[name][opt] = {"lr": lr, "median_loss": loss}
-            safe[name][opt] = _largest_safe(_unstable(sub).any(-1), LRS)
+            i = int(jd.last_clear(sub.unstable().any(-1)))
+            safe[name][opt] = float(LRS[i]) if i >= 0 else None
     edges = _edges(data)
     heat = data["heat"]
     med = np.median(np.asarray(heat.final_loss, dtype=float), axis=-1)  # (lr, momentum)
-    med = np.where(_unstable(heat).any(-1), np.inf, med)
-    i, j = np.unravel_index(np.argmin(med), med.shape)
-    root_L, root_mu = np.sqrt(data["L"]), np.sqrt(data["mu"])
+    flat = int(jd.best_index(med.ravel(), heat.unstable().any(-1).ravel()))
+    i, j = np.unravel_index(flat, med.shape)
+    lr_opt, beta_opt, _ = jd.bounds.heavy_ball_optimal(data["mu"], data["L"])
     return {
         "best_lr": best,
         "largest_lr_never_diverged": safe,
@@ -295,10 +299,7 @@ def headline(data: dict) -> dict:
             "momentum": float(HEAT_MOMENTA[j]),
             "median_loss": float(med[i, j]),
         },
-        "heavy_ball_optimum": {
-            "lr": float(4 / (root_L + root_mu) ** 2),
-            "momentum": float(((root_L - root_mu) / (root_L + root_mu)) ** 2),
-        },
+        "heavy_ball_optimum": {"lr": float(lr_opt), "momentum": float(beta_opt)},
     }
 
 

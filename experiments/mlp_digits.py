@@ -46,9 +46,16 @@ from matplotlib.figure import Figure
 import jaxdescent as jd
 import jaxdescent.data as jdata
 import jaxdescent.validation as validation
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "MLP on the digits: lr x weight decay x seeds in one program, early stopping, test"
+ABOUT = (
+    "A one-hidden-layer ReLU MLP on scikit-learn's digits (the material's MLP and momentum "
+    "sections): learning rate x weight decay x seed as one program, overfitting on clean "
+    "and noisy labels, early stopping, and the test accuracy of the configuration chosen "
+    "on validation."
+)
 
 HIDDEN = (128,)
 BATCH = 32
@@ -91,17 +98,6 @@ def digits():
     return jdata.load_digits(seed=DATA_SEED)
 
 
-def flip_labels(y, fraction: float, classes: int, seed: int = 0):
-    """Gives round(fraction * n) random examples a uniformly chosen OTHER class."""
-    y = np.asarray(y)
-    n = y.shape[0]
-    rng = np.random.default_rng(seed)
-    flipped = np.zeros(n, bool)
-    flipped[rng.permutation(n)[: round(fraction * n)]] = True
-    other = (y + rng.integers(1, classes, n)) % classes
-    return np.where(flipped, other, y), flipped
-
-
 def _metrics(base=None, test=None):
     """Training and validation metrics; with ``base`` and ``test`` also the test accuracy
     (logged at every logged step, read only at the step chosen on validation)."""
@@ -138,7 +134,9 @@ def compute(quick: bool = False) -> dict:
     )
 
     X, y = split.train
-    y_noisy, flipped = flip_labels(y[:NOISY_EXAMPLES], NOISY_FLIP, split.classes, DATA_SEED)
+    y_noisy, flipped = jdata.flip_labels(
+        y[:NOISY_EXAMPLES], NOISY_FLIP, split.classes, seed=DATA_SEED
+    )
     noisy_base = jd.problems.mlp_classifier(
         X[:NOISY_EXAMPLES], y_noisy, hidden=HIDDEN, classes=split.classes
     )
@@ -189,64 +187,59 @@ def _with_es_metric(result, es, name="val_accuracy"):
     )
 
 
-def _grid_value(v) -> float:
-    """A grid value as the number it was written as (grid axes are stored in float32)."""
-    return float(f"{float(v):.6g}")
-
-
 # --- figures ----------------------------------------------------------------------------
 
 
 def _train_val_panels(res, axes, title, es):
     """Train vs validation loss (top) and accuracy (bottom) of one configuration."""
     loss_ax, acc_ax = axes
-    jd.plots.loss_curves(res, ax=loss_ax, labels=["training loss"])
-    jd.plots.loss_curves(res, "val_loss", ax=loss_ax, labels=["validation loss"])
-    jd.plots.loss_curves(res, "accuracy", ax=acc_ax, logy=False, labels=["training accuracy"])
-    jd.plots.loss_curves(res, "val_accuracy", ax=acc_ax, logy=False, labels=["validation accuracy"])
+    pairs = (("loss", "val_loss", loss_ax, True), ("accuracy", "val_accuracy", acc_ax, False))
+    for train, val, ax, logy in pairs:
+        what = "cross-entropy" if logy else "accuracy"
+        for metric, who in ((train, "training"), (val, "validation")):
+            jd.plots.loss_curves(
+                res,
+                metric,
+                ax=ax,
+                logy=logy,
+                label=f"{who} {what}",
+                ylabel=f"{what} (median over seeds)",
+                title=title if logy else None,
+            )
     stop = float(np.median(es.best_step))
     for ax in axes:
         ax.axvline(stop, color="k", ls="--", lw=1, label=f"early stop (median {stop:.0f})")
     loss_ax.plot(es.best_step, es.best_value, "kv", ms=6, label="per-seed minimum")
-    loss_ax.set_ylabel("cross-entropy (median over seeds)")
-    acc_ax.set_ylabel("accuracy (median over seeds)")
     acc_ax.set_ylim(0.5, 1.01)
-    loss_ax.set_title(title, fontsize="medium")
     for ax in axes:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small")  # the early-stopping marks join the legend
 
 
-def plot(data: dict, out) -> list:
+def _overfitting_figure(data: dict) -> Figure:
     res = data["result"]
-    es, val_acc, (bi, bj) = _choice(res)
-    lrs, wds = res.axes["lr"], res.axes["wd"]
-    h = headline(data)
-
+    lrs = res.axes["lr"]
     # Overfitting: the clean run (no decay, its best rate) and the label-noise run.
     k0 = int(np.argmin(np.abs(lrs - CLEAN_LR)))
-    clean = res.isel(lr=k0, wd=0)
-    clean_es = validation.early_stopping(clean, "val_loss")
-    noisy = data["noisy"]
-    noisy_es = validation.early_stopping(noisy, "val_loss")
+    clean, noisy = res.isel(lr=k0, wd=0), data["noisy"]
     over = Figure(figsize=(12, 7.5), layout="constrained")
     grid = over.subplots(2, 2, sharex="col")
-    _train_val_panels(
-        clean,
-        grid[:, 0],
-        f"clean digits, {data['sizes'][0]} examples: lr {lrs[k0]:.3g}, no decay",
-        clean_es,
-    )
-    _train_val_panels(
-        noisy,
-        grid[:, 1],
-        f"{NOISY_EXAMPLES} examples, {data['noisy_flipped']:.0%} wrong labels: lr {NOISY_LR:g}",
-        noisy_es,
-    )
+    for col, run, title in (
+        (0, clean, f"clean digits, {data['sizes'][0]} examples: lr {lrs[k0]:.3g}, no decay"),
+        (1, noisy, f"{NOISY_EXAMPLES} examples, {data['noisy_flipped']:.0%} wrong labels"),
+    ):
+        _train_val_panels(run, grid[:, col], title, validation.early_stopping(run, "val_loss"))
+    return over
 
+
+def _lr_wd_figure(data: dict) -> Figure:
+    res = data["result"]
+    es, _, (bi, bj) = _choice(res)
+    lrs, wds = res.axes["lr"], res.axes["wd"]
     # lr x weight decay: validation accuracy at early stopping, and against lr per decay.
     shown = _with_es_metric(res, es)
     heat = Figure(figsize=(13, 4.8), layout="constrained")
     left, right = heat.subplots(1, 2)
+    star = {"marker": "s", "ms": 34, "mfc": "none", "mec": "r", "mew": 2.5, "ls": ""}
     jd.plots.heatmap(
         shown,
         "lr",
@@ -255,30 +248,33 @@ def plot(data: dict, out) -> list:
         log=False,
         vmin=0.9,
         vmax=1.0,
+        annotate=".3f",
+        colorbar={"label": "validation accuracy"},
         ax=left,
+        points={"chosen on validation": ([lrs[bi]], [wds[bj]], star)},
         title="validation accuracy at early stopping (median over seeds)",
     )
-    for i in range(len(lrs)):
-        for j in range(len(wds)):
-            v = val_acc[i, j]
-            color = "w" if v < 0.95 else "k"
-            left.text(i, j - 0.25, f"{v:.3f}", ha="center", va="center", color=color)
-    left.plot([bi], [bj], "*", color="r", ms=16, mec="w", label="chosen on validation")
-    left.images[0].colorbar.set_label("validation accuracy")
-    left.legend(fontsize="small", loc="upper left")
-    left.set_yticks(range(len(wds)), [f"{w:g}" for w in wds])
     left.set_ylabel("weight decay")
     jd.plots.lr_sensitivity(
         shown,
         metric="val_accuracy_at_es",
         logy=False,
         ax=right,
-        labels=[f"weight decay {w:g}" for w in wds],
+        label=[f"weight decay {w:g}" for w in wds],
+        xlabel="learning rate",
+        ylabel="validation accuracy (median over seeds)",
         title="validation accuracy at early stopping against lr",
     )
-    right.set_ylabel("validation accuracy (median, 10-90% of seeds)")
     right.set_ylim(0.0, 1.02)
     right.axhline(0.95, color="0.5", lw=0.8, ls=":")
+    return heat
+
+
+def plot(data: dict) -> list[Panel]:
+    res = data["result"]
+    lrs, wds = res.axes["lr"], res.axes["wd"]
+    h = summary(data)
+    over, heat = _overfitting_figure(data), _lr_wd_figure(data)
 
     over_cap = (
         "Training (blue) against validation (orange) loss and accuracy, median over seeds; "
@@ -296,19 +292,37 @@ def plot(data: dict, out) -> list:
     heat_cap = (
         f"Left: median validation accuracy at each run's early-stopping step over "
         f"{len(lrs)} learning rates x {len(wds)} weight decays ({len(res.axes['seed'])} "
-        "seeds each, one program); colors clip below 0.9, red x: some seed diverged. The star "
+        "seeds each, one program); colours clip below 0.9, red x: some seed diverged. The "
+        "red square "
         f"is the configuration chosen on validation (lr {h['best_lr']:.3g}, weight decay "
         f"{h['best_wd']:g}), whose test accuracy is {h['test_accuracy_early_stopped']:.3f}. "
-        "Right: the same against lr with the 10-90% band over seeds; the dotted line is "
-        "0.95. Weight decay matters at the large rates, where it keeps the weights small."
+        "Right: the same against lr with the 10-90% band over seeds (crosses above the "
+        "axes, one row per decay: some seed diverged); the dotted line is 0.95. Weight "
+        "decay matters at the large rates, where it keeps the weights small."
     )
+    return [Panel("overfitting", over, over_cap), Panel("lr_wd_heatmap", heat, heat_cap)]
+
+
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
     return [
-        figure(over, "overfitting", over_cap),
-        figure(heat, "lr_wd_heatmap", heat_cap),
+        Number("runs in the lr x weight decay x seed program", s["runs"]),
+        Number("chosen learning rate", s["best_lr"], note="on validation"),
+        Number("chosen weight decay", s["best_wd"]),
+        Number("validation accuracy of the choice", s["best_val_accuracy"], note="median"),
+        Number(
+            "test accuracy, early-stopped",
+            s["test_accuracy_early_stopped"],
+            note="median over seeds",
+        ),
+        Number("test accuracy, final iterate", s["test_accuracy_final"], note="median"),
+        Number("clean: early-stopping step", s["clean_early_stopping_step"], "step"),
+        Number("30% wrong labels: peak validation accuracy", s["noisy_peak_val_accuracy"]),
+        Number("30% wrong labels: final validation accuracy", s["noisy_final_val_accuracy"]),
     ]
 
 
-def headline(data: dict) -> dict:
+def summary(data: dict) -> dict:
     res = data["result"]
     es, val_acc, (bi, bj) = _choice(res)
     lrs, wds = res.axes["lr"], res.axes["wd"]
@@ -329,8 +343,8 @@ def headline(data: dict) -> dict:
         "hidden": list(HIDDEN),
         "runs": int(np.size(res.final_loss)),
         "steps": int(res.step[-1]),
-        "best_lr": _grid_value(lrs[bi]),
-        "best_wd": _grid_value(wds[bj]),
+        "best_lr": jd.analysis.grid_value(lrs[bi]),
+        "best_wd": jd.analysis.grid_value(wds[bj]),
         "best_val_accuracy": float(val_acc[bi, bj]),
         "early_stopping_step": float(np.median(best_es.best_step)),
         "early_stopping_steps_per_seed": np.asarray(best_es.best_step).tolist(),
@@ -342,7 +356,7 @@ def headline(data: dict) -> dict:
         "test_accuracy_final_per_seed": np.asarray(test_final).tolist(),
         "val_accuracy_at_es": np.round(val_acc, 4).tolist(),
         "diverged_runs": int(np.sum(res.diverged)),
-        "clean_lr": _grid_value(lrs[k0]),
+        "clean_lr": jd.analysis.grid_value(lrs[k0]),
         "clean_early_stopping_step": float(np.median(clean_es.best_step)),
         "clean_min_val_loss": float(np.median(clean_es.best_value)),
         "clean_final_val_loss": float(np.median(clean.metrics["val_loss"][:, -1])),

@@ -32,9 +32,16 @@ from matplotlib.figure import Figure
 import jaxdescent as jd
 import jaxdescent.data as jdata
 import jaxdescent.validation as validation
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "SGD, momentum and learning-rate decay on the digits MLP (median over seeds)"
+ABOUT = (
+    "SGD with and without heavy-ball momentum 0.9, with and without cosine learning-rate "
+    "decay, on the digits MLP of mlp_digits (the material's momentum and decay sections): "
+    "momentum and decay are two numeric grid axes of one sweep beside the learning rate "
+    "and the seeds."
+)
 
 HIDDEN = (128,)
 BATCH = 32
@@ -46,8 +53,6 @@ STEPS = 2000
 LOG_EVERY = 20
 #: The rate of the curves figure (stable for every variant).
 CURVE_LR = 0.03
-#: Bottom of the training-loss axis (a float32 cross-entropy can be exactly 0).
-LOSS_FLOOR = 1e-6
 #: --quick: two rates (a stable one and one too large for constant momentum), 3 seeds.
 QUICK_LRS = (0.03, 0.2)
 QUICK_SEEDS = 3
@@ -110,66 +115,63 @@ def _final(result):
     return np.median(loss, axis=-1), np.median(result.metrics["val_accuracy"][..., -1], axis=-1)
 
 
-def _grid_value(v) -> float:
-    """A grid value as the number it was written as (grid axes are stored in float32)."""
-    return float(f"{float(v):.6g}")
-
-
 # --- figures ------------------------------------------------------------------------------
 
 
-def plot(data: dict, out) -> list:
+def _curves_figure(data: dict) -> Figure:
     res = data["result"]
-    h = headline(data)
+    labels = list(VARIANTS.values())  # (momentum, decay) in grid order
     curves = Figure(figsize=(12, 4.5), layout="constrained")
     loss_ax, acc_ax = curves.subplots(1, 2)
-    for (m, d), label in VARIANTS.items():
-        sel = {"lr": CURVE_LR, "momentum": m, "decay": d}
-        jd.plots.loss_curves(res, select=sel, ax=loss_ax, labels=[label])
-        jd.plots.loss_curves(res, "val_accuracy", select=sel, ax=acc_ax, logy=False, labels=[label])
-    loss_ax.set_ylabel("training loss (median, 10-90% of seeds)")
-    loss_ax.set_title(f"training cross-entropy, lr {CURVE_LR:g}", fontsize="medium")
-    acc_ax.set_ylabel("validation accuracy (median over seeds)")
-    acc_ax.set_ylim(0.8, 1.0)
-    acc_ax.set_title(f"validation accuracy, lr {CURVE_LR:g}", fontsize="medium")
-
-    rates = Figure(figsize=(16, 4.5), layout="constrained")
-    loss_ax2, val_loss_ax, val_acc_ax = rates.subplots(1, 3)
-    labels = [VARIANTS[(m, d)] for m in MOMENTA for d in DECAYS]
-    jd.plots.lr_sensitivity(res, ax=loss_ax2, labels=labels, mark="unstable")
-    jd.plots.lr_sensitivity(res, metric="val_loss", ax=val_loss_ax, labels=labels, mark="unstable")
-    jd.plots.lr_sensitivity(
-        res, metric="val_accuracy", logy=False, ax=val_acc_ax, labels=labels, mark="unstable"
+    at = res.sel(lr=CURVE_LR)
+    jd.plots.loss_curves(
+        at,
+        ax=loss_ax,
+        label=labels,
+        ylabel="training loss (median over seeds)",
+        title=f"training cross-entropy, lr {CURVE_LR:g}",
     )
-    # explicit limits: blown-up runs (1e14 and more) would squash the other curves
-    loss_ax2.set_ylim(LOSS_FLOOR, 1e3)
-    val_loss_ax.set_ylim(0.05, 1e5)
-    loss_ax2.set_ylabel("final training loss (median, 10-90% of seeds)")
-    loss_ax2.set_title(f"final training loss after {int(res.step[-1])} steps", fontsize="medium")
-    val_loss_ax.set_ylabel("final validation loss (median, 10-90% of seeds)")
-    val_loss_ax.set_title("final validation loss", fontsize="medium")
-    val_acc_ax.set_ylabel("final validation accuracy (median, 10-90% of seeds)")
-    val_acc_ax.set_title("final validation accuracy", fontsize="medium")
-    val_acc_ax.set_ylim(0.0, 1.02)
-    # a median final loss of exactly 0 (float32) is off the log axis: mark it at the floor
-    final_loss, _ = _final(res)
-    colors = {line.get_label(): line.get_color() for line in loss_ax2.get_lines()}
-    lrs = np.asarray(res.axes["lr"])
-    for a, m in enumerate(MOMENTA):
-        for b, d in enumerate(DECAYS):
-            zero = final_loss[:, a, b] == 0
-            if np.any(zero):
-                loss_ax2.plot(
-                    lrs[zero],
-                    np.full(zero.sum(), 1.5 * LOSS_FLOOR),
-                    "v",
-                    ms=9,
-                    color=colors.get(VARIANTS[(m, d)], "k"),
-                    label=f"{VARIANTS[(m, d)]}: 0",
-                )
-    for ax in (loss_ax2, val_loss_ax):
-        ax.legend(fontsize="small", loc="upper left")
-    val_acc_ax.legend(fontsize="small", loc="lower left")
+    jd.plots.loss_curves(
+        at,
+        "val_accuracy",
+        ax=acc_ax,
+        logy=False,
+        label=labels,
+        ylabel="validation accuracy (median over seeds)",
+        title=f"validation accuracy, lr {CURVE_LR:g}",
+    )
+    acc_ax.set_ylim(0.8, 1.0)
+    return curves
+
+
+def _lr_sweep_figure(data: dict) -> Figure:
+    res = data["result"]
+    labels = list(VARIANTS.values())  # (momentum, decay) in grid order
+    rates = Figure(figsize=(16, 4.5), layout="constrained")
+    kw = dict(label=labels, mark="unstable", xlabel="learning rate")
+    for ax, metric, logy, ymax in zip(
+        rates.subplots(1, 3),
+        ("final_loss", "val_loss", "val_accuracy"),
+        (True, True, False),
+        (1e3, 1e5, None),  # blown-up runs (1e14 and more) would squash the other curves
+    ):
+        jd.plots.lr_sensitivity(
+            res,
+            metric=metric,
+            logy=logy,
+            ymax=ymax,
+            ax=ax,
+            **kw,
+            ylabel=f"final {jd.plots.words(metric).replace('final ', '')} (median over seeds)",
+            title=f"after {int(res.step[-1])} steps",
+        )
+    return rates
+
+
+def plot(data: dict) -> list[Panel]:
+    res = data["result"]
+    h = summary(data)
+    curves, rates = _curves_figure(data), _lr_sweep_figure(data)
 
     constant = h[f"momentum_train_loss_at_lr{CURVE_LR:g}"]
     decayed = h[f"momentum_decay_train_loss_at_lr{CURVE_LR:g}"]
@@ -190,19 +192,48 @@ def plot(data: dict, out) -> list:
         same = f" SGD at lr 0.1 ends where momentum at 0.01 does ({sgd10:.2e} vs {mom1:.2e})."
     rates_cap = (
         "Final training loss, validation loss (log scales, cut at the top) and validation "
-        "accuracy against the learning rate for the four variants (x at the top: some seed "
-        "diverged or ended above its initial loss). Plain SGD improves up to the largest "
-        f"rate, with or without decay.{same} Momentum is ahead at small rates and blows up at "
-        f"{h['momentum_unstable_from_lr']:g} and above without decay. With cosine decay it "
-        "survives: once the rate has come down, the training loss falls to exactly 0 in "
-        "float32 (triangles at the bottom) and the validation accuracy comes back, "
-        "but the weights have grown huge on the way -- every prediction is extremely "
-        f"confident, and the validation loss at lr {h['lrs'][-1]:g} is {big:.3g}."
+        "accuracy against the learning rate for the four variants (crosses at the top, one "
+        "row per variant: some seed diverged or ended above its initial loss). Plain SGD "
+        f"improves up to the largest rate, with or without decay.{same} Momentum is ahead "
+        f"at small rates and blows up at {h['momentum_unstable_from_lr']:g} and above "
+        "without decay. With cosine decay it survives: once the rate has come down, the "
+        "training loss falls to exactly 0 in float32 (not drawn on the log axis: the line "
+        "stops) and the validation accuracy comes back, but the weights have grown huge on "
+        "the way -- every prediction is extremely confident, and the validation loss at lr "
+        f"{h['lrs'][-1]:g} is {big:.3g}."
     )
-    return [figure(curves, "curves", curves_cap), figure(rates, "lr_sweep", rates_cap)]
+    return [Panel("curves", curves, curves_cap), Panel("lr_sweep", rates, rates_cap)]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    seeds = f"median over {s['seeds']} seeds"
+    pairs = list(zip(KEYS.values(), VARIANTS.values()))
+    losses = [
+        Number(
+            f"{label}: final training loss at lr {CURVE_LR:g}",
+            s[f"{k}_train_loss_at_lr{CURVE_LR:g}"],
+            note=seeds,
+        )
+        for k, label in pairs
+    ]
+    accuracies = [
+        Number(
+            f"{label}: best validation accuracy",
+            s[f"{k}_best_val_accuracy"],
+            note=f"at lr {s[f'{k}_best_lr']:g}",
+        )
+        for k, label in pairs
+    ]
+    edge = Number(
+        "momentum without decay unstable from lr",
+        s["momentum_unstable_from_lr"],
+        note="most seeds diverged or ended above their start",
+    )
+    return losses + accuracies + [edge]
+
+
+def summary(data: dict) -> dict:
     res = data["result"]
     loss, acc = _final(res)
     val_loss = np.median(np.asarray(res.metrics["val_loss"][..., -1], dtype=float), axis=-1)
@@ -210,7 +241,7 @@ def headline(data: dict) -> dict:
     unstable = np.asarray(res.unstable()).mean(-1)
     i = int(np.flatnonzero(np.isclose(lrs, CURVE_LR))[0])
     out = {
-        "lrs": [_grid_value(v) for v in lrs],
+        "lrs": [jd.analysis.grid_value(v) for v in lrs],
         "seeds": len(res.axes["seed"]),
         "steps": int(res.step[-1]),
     }
@@ -223,7 +254,7 @@ def headline(data: dict) -> dict:
         for b, d in enumerate(DECAYS):
             k = KEYS[(m, d)]
             j = int(np.argmax(np.where(np.isfinite(acc[:, a, b]), acc[:, a, b], -1)))
-            out[f"{k}_best_lr"] = _grid_value(lrs[j])
+            out[f"{k}_best_lr"] = jd.analysis.grid_value(lrs[j])
             out[f"{k}_best_val_accuracy"] = float(acc[j, a, b])
             out[f"{k}_train_loss_at_best_lr"] = float(loss[j, a, b])
     for a, m in enumerate(MOMENTA):
@@ -234,7 +265,9 @@ def headline(data: dict) -> dict:
             out[f"{k}_val_loss_per_lr"] = val_loss[:, a, b].tolist()
             out[f"{k}_unstable_fraction_per_lr"] = unstable[:, a, b].tolist()
     blown = np.flatnonzero(unstable[:, 1, 0] > 0.5)
-    out["momentum_unstable_from_lr"] = _grid_value(lrs[blown[0]]) if blown.size else float("inf")
+    out["momentum_unstable_from_lr"] = (
+        jd.analysis.grid_value(lrs[blown[0]]) if blown.size else float("inf")
+    )
     return out
 
 

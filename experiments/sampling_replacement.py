@@ -29,9 +29,16 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "SGD with vs without replacement: convergence, and how much of the data an epoch sees"
+ABOUT = (
+    "d2l 12.4.4 (exercise 3, eqs. 12.4.18 and 12.4.19): per-sample SGD drawing examples with "
+    "replacement or from a fresh permutation each epoch, on noisy least squares: the noise "
+    "floor grows like the step with replacement and like its square without; the coverage "
+    "fractions are counted from the runs' own index streams."
+)
 
 ORDERS = ["replace", "shuffle"]
 LABELS = {"replace": "with replacement", "shuffle": "without replacement (reshuffled)"}
@@ -183,7 +190,7 @@ def _slopes(data) -> dict:
 # --- figures ----------------------------------------------------------------------------
 
 
-def plot(data: dict, out) -> list:
+def _convergence_figure(data: dict) -> Figure:
     runs, problem = data["runs"], data["problem"]
     n = problem.n_examples
     shown = LRS[[0, 2, 4]]
@@ -197,52 +204,63 @@ def plot(data: dict, out) -> list:
             x="examples",
             examples_per_step=1 / n,
             ax=ax,
-            labels=[LABELS[o] for o in ORDERS],
+            label=[LABELS[o] for o in ORDERS],
+            xlabel=f"epochs (n = {n} draws each)",
+            ylabel="" if lr != shown[0] else "f(w) - f* (median over seeds)",
             title=f"constant lr {lr:.3g}",
         )
-        ax.set_xlabel(f"epochs (n = {n} draws each)")
-        ax.set_ylabel("")
-    axes[0].set_ylabel("f(w) - f* (median over seeds)")
 
+    return fig1
+
+
+def _floor_figure(data: dict) -> Figure:
+    runs = data["runs"]
     fig2 = Figure(figsize=(6.5, 4.5), layout="constrained")
     ax2 = fig2.add_subplot()
     jd.plots.lr_sensitivity(
-        runs, metric="suboptimality", ax=ax2, labels=[LABELS[o] for o in ORDERS]
+        runs,
+        metric="suboptimality",
+        ax=ax2,
+        label=[LABELS[o] for o in ORDERS],
+        xlabel="constant learning rate",
+        ylabel="final f - f* (median over seeds)",
+        title="noise floor against the step size",
     )
     floors = _floors(data)
     for i, power in ((0, 1), (1, 2)):  # reference slopes through the smallest step
         ref = floors[i, 0] * (LRS / LRS[0]) ** power
         ax2.plot(LRS, ref, ":", color=f"C{i}", lw=1, label=f"slope {power} (∝ lr^{power})")
-    ax2.legend(fontsize="small")
-    ax2.set_xticks(LRS, [f"{lr:.3g}" for lr in LRS])
+    ax2.legend(fontsize="small")  # the reference slopes join the legend
+    ax2.set_xticks(LRS, [f"{lr:.3g}" for lr in LRS], minor=False)
     ax2.set_xticks([], minor=True)
-    ax2.set_ylabel("final f - f* (median over seeds)")
-    ax2.set_title("noise floor against the step size")
 
+    return fig2
+
+
+def _coverage_figure(data: dict) -> Figure:
     cov = _coverage_result(data)
     ns = np.arange(1, max(COVERAGE_NS) + 1)
     fig3 = Figure(figsize=(11, 4), layout="constrained")
     axes3 = fig3.subplots(1, 2)
-    jd.plots.bound_vs_empirical(
-        cov,
-        {"1 - (1 - 1/n)^n  (12.4.18)": seen_at_least_once(ns)},
-        metric="seen",
-        logy=False,
-        ax=axes3[0],
-        title="examples drawn at least once in an epoch",
-    )
-    jd.plots.bound_vs_empirical(
-        cov,
-        {"(1 - 1/n)^(n-1)  (12.4.19)": seen_exactly_once(ns)},
-        metric="once",
-        logy=False,
-        ax=axes3[1],
-        title="examples drawn exactly once in an epoch",
-    )
+    theory = {
+        "seen": ("at least once", "1 - (1 - 1/n)^n  (12.4.18)", seen_at_least_once(ns)),
+        "once": ("exactly once", "(1 - 1/n)^(n-1)  (12.4.19)", seen_exactly_once(ns)),
+    }
     shuffled = data["coverage"]["shuffle"]
     for ax, name, limit in ((axes3[0], "seen", 1 - np.exp(-1.0)), (axes3[1], "once", np.exp(-1))):
-        ax.get_lines()[0].set_marker("o")
-        ax.get_lines()[0].set_markersize(4)
+        what, text, curve = theory[name]
+        jd.plots.bound_vs_empirical(
+            cov,
+            {text: curve},
+            metric=name,
+            logy=False,
+            style={"marker": "o", "ms": 4},
+            label="with replacement (empirical mean)",
+            ax=ax,
+            xlabel="n (examples = draws per epoch)",
+            ylabel="fraction of the n examples",
+            title=f"examples drawn {what} in an epoch",
+        )
         ax.plot(
             shuffled["ns"],
             shuffled[name].mean(axis=(1, 2)),
@@ -250,28 +268,33 @@ def plot(data: dict, out) -> list:
             color="C3",
             label="without replacement (empirical mean)",
         )
-        ax.axhline(limit, color="0.6", lw=0.6, ls="--")
-        ax.set_xlabel("n (examples = draws per epoch)")
-        ax.set_ylabel("fraction of the n examples")
+        ax.axhline(limit, color="0.6", lw=0.6, ls="--", label="limit 1 - 1/e or 1/e")
         ax.set_ylim(0, 1.08)
         ax.set_xlim(1.5, 1500)
-        ax.legend(fontsize="small", loc="lower left")
+        ax.legend(fontsize="small", loc="lower left")  # the shuffled runs join the legend
+    return fig3
 
-    h = headline(data)
+
+def plot(data: dict) -> list[Panel]:
+    runs = data["runs"]
+    fig1, fig2, fig3 = _convergence_figure(data), _floor_figure(data), _coverage_figure(data)
+    cov = _coverage_result(data)
+
+    h = summary(data)
     slopes = _slopes(data)
     return [
-        figure(
-            fig1,
+        Panel(
             "convergence",
+            fig1,
             f"f - f* of per-sample SGD over {len(runs.axes['seed'])} seeds (median, 10-90% "
             "band) at three constant steps. Both orders fall alike at first; then drawing "
             "with replacement stalls at a noise floor, while a reshuffled pass ends every "
             "epoch far lower (within an epoch it swings up, hence the saw-tooth); the gap "
             "widens as the step shrinks.",
         ),
-        figure(
-            fig2,
+        Panel(
             "floor_vs_lr",
+            fig2,
             "Final f - f* (after a whole number of epochs) against the constant step: "
             f"over the three smallest steps it grows like lr^{slopes['replace']:.2f} with "
             f"replacement (theory: lr^1) and like lr^{slopes['shuffle']:.2f} without (random "
@@ -279,9 +302,9 @@ def plot(data: dict, out) -> list:
             "the iterate then forgets its past within a few draws, and the last few draws of "
             "a permutation look like draws with replacement.",
         ),
-        figure(
-            fig3,
+        Panel(
             "coverage_vs_n",
+            fig3,
             f"Fraction of the n examples drawn at least once (left) and exactly once (right) "
             f"in n draws, from the runs' own index streams ({data['cov_epochs']} epochs x "
             f"{len(cov.axes['seed'])} seeds per n). With replacement it follows 12.4.18 and "
@@ -292,7 +315,42 @@ def plot(data: dict, out) -> list:
     ]
 
 
-def headline(data: dict) -> dict:
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    return [
+        Number(
+            "drawn at least once in an epoch, n = 1000",
+            s["seen_with_replacement_n1000"],
+            theory=s["seen_theory_n1000"],
+            note="with replacement; 12.4.18",
+        ),
+        Number(
+            "drawn exactly once in an epoch, n = 1000",
+            s["once_with_replacement_n1000"],
+            theory=s["once_theory_n1000"],
+            note="with replacement; 12.4.19",
+        ),
+        Number(
+            "drawn at least once, without replacement", s["seen_without_replacement"], theory=1.0
+        ),
+        Number(
+            "noise floor slope with replacement", s["floor_slope_replace"], "d log / d log lr", 1.0
+        ),
+        Number(
+            "noise floor slope without replacement",
+            s["floor_slope_shuffle"],
+            "d log / d log lr",
+            2.0,
+        ),
+        Number(
+            "floor with / without replacement, smallest step",
+            s["floor_ratio_replace_over_shuffle"][0],
+            "ratio",
+        ),
+    ]
+
+
+def summary(data: dict) -> dict:
     cov = data["coverage"]
     rep, shuf = cov["replace"], cov["shuffle"]
     out = {}

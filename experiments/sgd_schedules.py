@@ -26,9 +26,16 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
-from experiments._common import figure, main
+from experiments._common import main
+from experiments.contract import Number, Panel
 
 TITLE = "SGD learning-rate schedules on d2l's noisy quadratic, against exact moments"
+ABOUT = (
+    "d2l 12.4: SGD on x1^2 + 2 x2^2 with N(0, 1) gradient noise under constant, exponential, "
+    "polynomial and piecewise-constant schedules (d2l's own time convention, t = 2, 3, ...: "
+    "jd.schedules.d2l_exponential / d2l_polynomial), against the exact Gaussian moments of "
+    "the iterates and d2l's printed final points."
+)
 
 SCALES, INIT, NOISE, ETA, STEPS = (1.0, 2.0), (-5.0, -2.0), 1.0, 0.1, 1000
 #: d2l's printed final iterates (three runs each, from its three framework versions).
@@ -37,6 +44,8 @@ D2L_CONSTANT_T50 = [(0.014749, 0.009829), (-0.472513, 0.110780), (-0.103750, 0.0
 D2L_POLYNOMIAL_T50 = [(-0.060831, 0.028779), (0.025029, 0.115820), (0.280001, -0.037688)]
 #: a Gaussian's central 68.3% (mean +- 1 std): the quantile band drawn for the iterates.
 ONE_SIGMA = (0.15866, 0.84134)
+#: The paths figure draws every PATH_EVERY-th iterate.
+PATH_EVERY = 25
 
 
 def constant(eta):
@@ -100,11 +109,34 @@ def _empirical_rms(result, name):
     return np.sqrt(np.mean(d**2, axis=0))
 
 
-def plot(data: dict, out) -> list:
-    res, exact, problem = data["result"], data["exact"], data["problem"]
-    names = [s.__name__ for s in SCHEDULES]
-    steps = np.asarray(res.step)
+def headline(data: dict) -> list[Number]:
+    s = summary(data)
+    out = [
+        Number(
+            f"{name}: RMS distance to the optimum at t = {STEPS}",
+            v["empirical"],
+            theory=v["exact"],
+            note=f"{s['seeds']} seeds; theory: exact moments",
+        )
+        for name, v in s["final_rms_distance"].items()
+    ]
+    ex = s["exponential_final_x"]
+    out.append(
+        Number(
+            f"exponential: mean x1 at t = {STEPS}",
+            ex["empirical_mean"][0],
+            theory=ex["exact_mean"][0],
+            note="d2l prints -0.88, -0.82, -0.80",
+        )
+    )
+    z = np.abs(np.asarray(ex["d2l_z_scores"])).max()
+    out.append(Number("largest |z| of d2l's printed final x", float(z), "std"))
+    return out
 
+
+def _paths_figure(data: dict) -> Figure:
+    res, problem = data["result"], data["problem"]
+    names = [s.__name__ for s in SCHEDULES]
     paths = Figure(figsize=(11, 6.2), layout="constrained")
     for ax, name in zip(paths.subplots(2, 2).ravel(), names):
         jd.plots.trace_2d(
@@ -114,11 +146,18 @@ def plot(data: dict, out) -> list:
             ax=ax,
             bounds=((-5.6, 1.6), (-2.6, 1.4)),
             markers=[(0.0, 0.0)],
+            every=PATH_EVERY,
+            style={"ms": 1.5, "lw": 0.7, "alpha": 0.7},
             title=f"{name} schedule, 4 seeds, {STEPS} steps",
         )
-        ax.get_legend().remove()
         ax.set_aspect("equal")
+    return paths
 
+
+def _distance_figure(data: dict) -> Figure:
+    res, exact = data["result"], data["exact"]
+    names = [s.__name__ for s in SCHEDULES]
+    steps = np.asarray(res.step)
     dist = Figure(figsize=(10, 8), layout="constrained")
     axes = dist.subplots(2, 2, sharex=True, sharey=True).ravel()
     for ax, name in zip(axes, names):
@@ -128,7 +167,7 @@ def plot(data: dict, out) -> list:
             select={"schedule": name},
             logx=True,
             ax=ax,
-            labels=["median ||x_t|| over seeds, 10-90% band"],
+            label=["median ||x_t|| over seeds, 10-90% band"],
             title=name,
         )
         ax.plot(
@@ -148,7 +187,12 @@ def plot(data: dict, out) -> list:
         ax.set_ylabel("distance to the optimum (0, 0)")
         ax.legend(fontsize="small", loc="lower left")
     axes[0].set_ylim(1e-2, 10)
+    return dist
 
+
+def _coordinates_figure(data: dict) -> Figure:
+    res, exact = data["result"], data["exact"]
+    [s.__name__ for s in SCHEDULES]
     coords = Figure(figsize=(11, 4.2), layout="constrained")
     ex = exact["exponential"]
     printed = np.asarray(D2L_EXPONENTIAL_T1000)
@@ -161,34 +205,41 @@ def plot(data: dict, out) -> list:
             select={"schedule": "exponential"},
             band=ONE_SIGMA,
             logy=False,
+            label="mean over seeds",
+            style={"lw": 3},
+            bound_style=[{"color": "k", "lw": 1.2}] + [{"color": "k", "ls": ":", "lw": 1.2}] * 2,
+            xlabel="step t",
+            ylabel=f"x{i + 1}",
             ax=ax,
             title=f"exponential schedule: coordinate x{i + 1}",
         )
-        emp_line, mean_line, *std_lines = ax.get_lines()
-        emp_line.set_linewidth(3)
-        mean_line.set(color="k", lw=1.2)
-        for line in std_lines:
-            line.set(color="k", ls=":", lw=1.2)
         ax.axhline(0.0, color="0.5", lw=1, label="optimum")
         ax.plot([STEPS] * 3, printed[:, i], "r*", ms=9, label="d2l's printed x at t = 1000")
-        ax.set_xlabel("step t")
-        ax.set_ylabel(f"x{i + 1} (mean over seeds, 15.9-84.1% band)")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small")  # the optimum and d2l's printout join the legend
 
+    return coords
+
+
+def plot(data: dict) -> list[Panel]:
+    res, exact = data["result"], data["exact"]
+    names = [s.__name__ for s in SCHEDULES]
+
+    paths, dist, coords = _paths_figure(data), _distance_figure(data), _coordinates_figure(data)
     n = res.shape[-1]
     fin = {nm: (_empirical_rms(res, nm)[-1], np.sqrt(exact[nm]["sq_dist"][-1])) for nm in names}
     return [
-        figure(
-            paths,
+        Panel(
             "paths",
-            "Four seeds per schedule on the contours of x1^2 + 2 x2^2 (every step drawn). "
+            paths,
+            f"Four seeds per schedule on the contours of x1^2 + 2 x2^2 (every {PATH_EVERY}th "
+            "step drawn, and the last). "
             "Constant steps keep jittering around the optimum; the exponential schedule "
             "freezes the paths short of it (x1 near -0.8); polynomial and piecewise "
             "schedules settle ever closer to (0, 0).",
         ),
-        figure(
-            dist,
+        Panel(
             "distance",
+            dist,
             f"Distance to the optimum against steps, log-log (d2l exercise 1), {n} seeds: "
             "median with 10-90% band, the empirical RMS sqrt(mean over seeds of "
             "||x_t||^2) and the exact RMS sqrt(E||x_t||^2) from the Gaussian moment "
@@ -196,9 +247,9 @@ def plot(data: dict, out) -> list:
             + ", ".join(f"{k} {e:.3f} (exact {x:.3f})" for k, (e, x) in fin.items())
             + ".",
         ),
-        figure(
-            coords,
+        Panel(
             "exponential_coordinates",
+            coords,
             "Exponential schedule, each coordinate: the mean over seeds with a 15.9-84.1% "
             "quantile band (mean +- 1 std for a Gaussian) against the exact mean (black "
             "dashed) and mean +- std (black dotted). x1 stalls near -0.83 because the steps "
@@ -208,7 +259,7 @@ def plot(data: dict, out) -> list:
     ]
 
 
-def headline(data: dict) -> dict:
+def summary(data: dict) -> dict:
     res, exact = data["result"], data["exact"]
     out = {"steps": STEPS, "seeds": int(res.shape[-1]), "final_rms_distance": {}}
     max_err = {}

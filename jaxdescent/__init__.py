@@ -1,6 +1,7 @@
 """jaxdescent: gradient methods as pure JAX functions, swept as one compiled program."""
 
 from jaxdescent import (
+    analysis,
     bounds,
     compiler,
     data,
@@ -20,6 +21,7 @@ from jaxdescent._hypergrad import hypergrad
 from jaxdescent._plan import SweepPlan, plan
 from jaxdescent._run import run, run_keys
 from jaxdescent._sweep import sweep
+from jaxdescent.analysis import best_index, first_below, first_flagged, last_clear
 from jaxdescent.compiler import enable_compilation_cache
 from jaxdescent.grid import static
 from jaxdescent.plots import smooth
@@ -35,13 +37,18 @@ __all__ = [
     "SweepPlan",
     "SweepResult",
     "Trace",
+    "analysis",
+    "best_index",
     "bounds",
     "compiler",
     "critical_batch_size",
     "data",
     "enable_compilation_cache",
     "execute",
+    "first_below",
+    "first_flagged",
     "hypergrad",
+    "last_clear",
     "load",
     "metrics",
     "oracles",

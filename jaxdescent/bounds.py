@@ -485,9 +485,6 @@ def gd_stable_step(L: Any = None, *, problem: Any = None) -> jax.Array:
     return 2.0 / _as_float(L)
 
 
-# --------------------------------------------------------------------------- SGD, quadratic
-
-
 class Moments(NamedTuple):
     """Exact moments of a linear optimizer with Gaussian gradient noise on a separable
     quadratic ``f(x) = sum_i s_i x_i**2``, one row per iterate.

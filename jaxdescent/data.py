@@ -33,6 +33,7 @@ __all__ = [
     "xor",
     "spirals",
     "kfold",
+    "flip_labels",
 ]
 
 
@@ -285,9 +286,45 @@ def _flip(rng, y, flip: float, classes: int, what: str):
         raise ValueError(f"{what}: `flip` must be a probability in [0, 1], got {flip!r}.")
     if flip == 0:
         return y
-    flipped = rng.random(y.shape[0]) < flip
+    return _relabel(rng, y, rng.random(y.shape[0]) < flip, classes)
+
+
+def _relabel(rng, y, flipped, classes: int):
+    """``y`` with each flipped example moved to a uniformly chosen OTHER class."""
     other = (y + rng.integers(1, classes, y.shape[0])) % classes
     return np.where(flipped, other, y)
+
+
+def flip_labels(y, fraction: float, classes: int, *, seed: int = 0):
+    """Label noise of an exact size: round(fraction * n) random examples get a uniformly
+    chosen OTHER class (the generators' ``flip=`` instead flips each label with a
+    probability).
+
+    Args:
+      y: (n,) integer labels in [0, classes).
+      fraction: the share of examples to relabel, in [0, 1].
+      classes: the number of classes (>= 2).
+      seed: NumPy generator seed.
+
+    Returns:
+      ``(labels, flipped)``: the new labels and the boolean mask of relabelled examples.
+
+    Example:
+      >>> import numpy as np, jaxdescent.data as data
+      >>> y, flipped = data.flip_labels(np.zeros(10, int), 0.3, classes=3)
+      >>> int(flipped.sum()), bool(np.all((y != 0) == flipped))
+      (3, True)
+    """
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"flip_labels: `fraction` must be in [0, 1], got {fraction!r}.")
+    if classes < 2:
+        raise ValueError(f"flip_labels: `classes` must be >= 2, got {classes!r}.")
+    y = np.asarray(y)
+    n = y.shape[0]
+    rng = np.random.default_rng(_seed(seed))
+    flipped = np.zeros(n, bool)
+    flipped[rng.permutation(n)[: round(fraction * n)]] = True
+    return _relabel(rng, y, flipped, classes), flipped
 
 
 def linearly_separable(

@@ -11,7 +11,11 @@ NAME = "convergence_bounds"
 
 def test_convergence_bounds_hold_and_are_tight_where_theory_says(tmp_path, float32):
     record = _common.run(NAME, tmp_path, quick=True, verbose=False)
-    hl = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    hl = record["summary"]
 
     cv = hl["convex"]
     r, G, T = np.sqrt(29.0), np.sqrt(166.0), 1000  # ||x_0||, E||g_0||^2 = 10^2 + 8^2 + 2

@@ -16,7 +16,11 @@ def record(tmp_path_factory):
 
 
 def test_predictions_match_the_seeds(record):
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     assert h["predict4_before"] == 4.0
     assert abs(h["w_gd_100_steps"] - 1.9999444396553017) < 1e-5  # seed 000, GD 100 steps
     assert abs(h["predict4_sgd_10_epochs"] - 7.804863933862125) < 1e-5  # seed 002, 10 epochs
@@ -31,7 +35,11 @@ def test_predictions_match_the_seeds(record):
 
 
 def test_regression_per_example_read(record):
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     for k in ("sgd", "minibatch32"):
         assert h[f"lsq_examples_to_threshold_{k}"] < h["lsq_examples_to_threshold_gd"] / 5
         assert h[f"lsq_final_suboptimality_{k}"] < h["lsq_final_suboptimality_gd"]

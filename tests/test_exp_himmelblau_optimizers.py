@@ -8,7 +8,11 @@ from experiments.himmelblau_optimizers import SEED_LOSSES, SEED_STEPS
 
 def test_himmelblau_optimizers(tmp_path, float32):
     record = _common.run("himmelblau_optimizers", tmp_path, quick=True, verbose=False)
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     # Seed 004: Adam, lr 1e-3, 20000 steps from (0, 0) ends at x = [3.0, 2.0], f = 0.0.
     assert h["adam_seed_distance_to_3_2"] < 1e-3
     assert np.allclose(h["adam_seed_final"], [3.0, 2.0], atol=1e-3)

@@ -10,7 +10,11 @@ NAME = "kfold"
 
 def test_kfold_validation_accuracy_over_strengths(tmp_path, float32):
     record = _common.run(NAME, tmp_path, quick=True, verbose=False)
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     strengths = np.array(h["strengths"])
     assert h["folds"] == 5 and len(strengths) == 7
     assert h["breast_cancer_examples"] == 455 and h["digits_examples"] == 1438

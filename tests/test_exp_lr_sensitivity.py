@@ -7,7 +7,11 @@ from experiments import _common
 
 def test_lr_sensitivity(tmp_path, float32):
     record = _common.run("lr_sensitivity", tmp_path, quick=True, verbose=False)
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     two_over_L = h["quadratic_2_over_L"]
     assert np.isclose(two_over_L, 0.01)  # L = 2 * 100 for f = x1^2 + 100 x2^2
     # The fine sweep (2.5% steps) brackets the theoretical edge 2 (1 + beta) / L.

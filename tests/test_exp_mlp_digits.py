@@ -10,7 +10,11 @@ NAME = "mlp_digits"
 
 def test_mlp_digits_chooses_on_validation_and_generalizes(tmp_path, float32):
     record = _common.run(NAME, tmp_path, quick=True, verbose=False)
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     assert h["split_sizes"] == [1079, 359, 359]
     assert h["runs"] == 4 * 2 * 2 and h["steps"] == 600
     # the chosen configuration: high validation accuracy, and as high on the test split

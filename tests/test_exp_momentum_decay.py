@@ -10,7 +10,11 @@ NAME = "momentum_decay"
 
 def test_momentum_and_decay_on_the_digits_mlp(tmp_path, float32):
     record = _common.run(NAME, tmp_path, quick=True, verbose=False)
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     assert np.allclose(h["lrs"], [0.03, 0.2]) and h["seeds"] == 3 and h["steps"] == 600
     loss = {k: h[f"{k}_train_loss_at_lr0.03"] for k in ("sgd", "sgd_decay", "momentum")}
     loss["momentum_decay"] = h["momentum_decay_train_loss_at_lr0.03"]

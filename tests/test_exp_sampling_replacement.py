@@ -47,7 +47,11 @@ def test_coverage_reads_the_runs_own_streams():
 
 
 def test_coverage_matches_12_4_18_and_12_4_19(record):
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     n = 1000
     assert abs(h["seen_theory_n1000"] - (1 - (1 - 1 / n) ** n)) < 1e-12
     assert abs(h["seen_with_replacement_n1000"] - (1 - (1 - 1 / n) ** n)) < 0.02
@@ -62,7 +66,11 @@ def test_coverage_matches_12_4_18_and_12_4_19(record):
 
 
 def test_reshuffling_has_the_lower_floor(record):
-    h = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    h = record["summary"]
     replace, shuffle = h["final_suboptimality_replace"], h["final_suboptimality_shuffle"]
     assert shuffle[0] < replace[0] / 3  # smallest step: a much lower floor without replacement
     assert h["floor_slope_replace"] < 1.6  # ~ lr^1

@@ -10,7 +10,11 @@ NAME = "sgd_schedules"
 
 def test_sgd_schedules_matches_exact_moments_and_d2l(tmp_path, float32):
     record = _common.run(NAME, tmp_path, quick=True, verbose=False)
-    hl = record["headline"]
+    # the page's typed headline: names in words, values in at most 4 significant figures
+    assert record["headline"] and all(
+        n["name"] and len(n["text"]) <= 10 for n in record["headline"]
+    )
+    hl = record["summary"]
     assert hl["steps"] == 1000 and hl["seeds"] == 256
     rms = hl["final_rms_distance"]
     assert list(rms) == ["constant", "exponential", "polynomial", "piecewise"]
