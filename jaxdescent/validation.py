@@ -31,7 +31,7 @@ from jaxdescent import data as _data
 from jaxdescent.checks import concrete
 from jaxdescent.metrics import of_problem
 from jaxdescent.problem import Problem
-from jaxdescent.problems.classification import _Model, _model_of, _weighted_mean, check_examples
+from jaxdescent.problems.classification import Model, check_examples, model_of, weighted_mean
 
 __all__ = [
     "with_heldout",
@@ -110,14 +110,14 @@ def with_heldout(problem: Problem, X, y, weight=None) -> Problem:
         )
     check_examples(problem, Xa, ya, "with_heldout")
     loss, _ = _innermost(problem)
-    batch = {"X": Xa, "y": loss.targets(ya) if isinstance(loss, _Model) else ya}
+    batch = {"X": Xa, "y": loss.targets(ya) if isinstance(loss, Model) else ya}
     if weight is not None:
         w = _float_array(weight)
         if w.shape != (Xa.shape[0],):
             raise ValueError(
                 f"with_heldout: `weight` must have shape ({Xa.shape[0]},), got {w.shape}."
             )
-        if not isinstance(loss, _Model):
+        if not isinstance(loss, Model):
             raise ValueError(
                 "with_heldout: `weight` needs a jd.problems classifier, whose loss reads "
                 "batch['weight']; drop the weights or use such a problem."
@@ -168,14 +168,14 @@ def _val_loss(params, problem):
 
 
 def _val_accuracy(params, problem):
-    model, args = _model_of(problem, "val_accuracy")
+    model, args = model_of(problem, "val_accuracy")
     batch = heldout(problem)
-    return _weighted_mean(model.correct(params, batch, args), batch)
+    return weighted_mean(model.correct(params, batch, args), batch)
 
 
 def _train_accuracy(params, problem):
-    model, args = _model_of(problem, "accuracy")
-    return _weighted_mean(model.correct(params, problem.data, args), problem.data)
+    model, args = model_of(problem, "accuracy")
+    return weighted_mean(model.correct(params, problem.data, args), problem.data)
 
 
 def _train_data_loss(params, problem):
@@ -193,11 +193,11 @@ def _check_heldout(problem):
 
 def _check_heldout_classifier(problem):
     _check_heldout(problem)
-    _model_of(problem, "val_accuracy")
+    model_of(problem, "val_accuracy")
 
 
 def _check_classifier(problem):
-    _model_of(problem, "accuracy")
+    model_of(problem, "accuracy")
 
 
 #: Metric: the data loss (no penalty, no dropout) on the problem's held-out examples.

@@ -34,7 +34,7 @@ def test_best_index_by_a_stated_rule():
 def test_momentum_edge_matches_the_sweep(beta):
     # f = x1^2 + 100 x2^2: L = 200; heavy ball is stable below 2 (1 + beta) / L
     problem = jd.problems.quadratic(scales=(1.0, 100.0))
-    edge = float(jd.bounds.momentum_stable_step(problem=problem, momentum=beta))
+    edge = float(jd.bounds.heavy_ball_stable_step(problem=problem, momentum=beta))
     assert edge == pytest.approx(2 * (1 + beta) / 200.0)
     ratios = np.array([0.9, 0.98, 1.02, 1.1])
     r = jd.sweep(
@@ -50,7 +50,7 @@ def test_momentum_edge_matches_the_sweep(beta):
 
 
 def test_heavy_ball_optimal_contracts_at_sqrt_beta():
-    lr, beta = (float(v) for v in jd.bounds.heavy_ball_optimal(200.0, 2.0))
+    lr, beta = (float(v) for v in jd.bounds.heavy_ball_optimal(2.0, 200.0)[:2])
     assert lr == pytest.approx(4 / (np.sqrt(200) + np.sqrt(2)) ** 2)
     # the iteration matrix on both extreme curvatures has spectral radius sqrt(beta)
     for h in (200.0, 2.0):

@@ -30,7 +30,10 @@ from jaxdescent.checks import concrete, params_shape
 from jaxdescent.problem import Problem
 
 __all__ = [
+    "Model",
     "check_examples",
+    "model_of",
+    "weighted_mean",
     "perceptron",
     "logistic_regression",
     "softmax_regression",
@@ -56,7 +59,7 @@ def _float():
     return jnp.result_type(float)
 
 
-def _weighted_mean(values, batch):
+def weighted_mean(values, batch):
     """mean_i v_i, or sum_i w_i v_i / sum_i w_i when the batch carries ``"weight"``."""
     if isinstance(batch, dict) and "weight" in batch:
         w = batch["weight"].astype(values.dtype)
@@ -68,7 +71,7 @@ def _weighted_mean(values, batch):
 # --- the models: hashable loss objects ------------------------------------------------
 
 
-class _Model:
+class Model:
     """A classifier's loss: ``loss(params, batch[, args][, key=])`` = weighted mean of
     ``losses(scores(params, X), y)``. Subclasses are frozen dataclasses (hashable)."""
 
@@ -94,7 +97,7 @@ class _Model:
 
     def __call__(self, params, batch, args=None, *, key=None):
         s = self.scores(params, batch["X"], args, key)
-        return _weighted_mean(self.losses(s, batch["y"]), batch)
+        return weighted_mean(self.losses(s, batch["y"]), batch)
 
     def correct(self, params, batch, args=None):
         """(n,) 1.0 where the deterministic prediction is right, else 0.0."""
@@ -103,7 +106,7 @@ class _Model:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Perceptron(_Model):
+class _Perceptron(Model):
     outputs: int
 
     def scores(self, params, X, args=None, key=None):
@@ -135,7 +138,7 @@ class _Perceptron(_Model):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Logistic(_Model):
+class _Logistic(Model):
     def scores(self, params, X, args=None, key=None):
         return X @ params["w"] + params["b"]
 
@@ -158,7 +161,7 @@ def _cross_entropy(logits, y):
     return -jnp.take_along_axis(log_p, y[:, None], axis=-1)[:, 0]
 
 
-class _Categorical(_Model):
+class _Categorical(Model):
     """Models with class scores (logits) over integer labels: cross-entropy, argmax."""
 
     def losses(self, scores, y):
@@ -639,7 +642,7 @@ def check_examples(problem: Problem, X, y, what: str) -> None:
     model, args = problem.loss, problem.args
     while hasattr(model, "unwrap"):
         model, args = model.unwrap(args)
-    if not isinstance(model, _Model):
+    if not isinstance(model, Model):
         return
     values = concrete(y)
     if values is None or values.size == 0:
@@ -672,14 +675,14 @@ def check_examples(problem: Problem, X, y, what: str) -> None:
 # --- evaluation -------------------------------------------------------------------------
 
 
-def _model_of(problem: Problem, what: str):
+def model_of(problem: Problem, what: str):
     """The classifier inside ``problem`` (through penalty / held-out wrappers) and its args."""
     if not isinstance(problem, Problem):
         raise TypeError(f"{what}: `problem` must be a jd.Problem, got {problem!r}.")
     loss, args = problem.loss, problem.args
     while hasattr(loss, "unwrap"):
         loss, args = loss.unwrap(args)
-    if not isinstance(loss, _Model):
+    if not isinstance(loss, Model):
         raise TypeError(
             f"{what} needs a classification problem (jd.problems.perceptron, "
             f"logistic_regression, softmax_regression or mlp_classifier), got {problem.name!r}."
@@ -721,9 +724,9 @@ def accuracy(problem: Problem, params, X=None, y=None, weight=None):
       >>> float(jd.problems.accuracy(p, {"w": jnp.array([2.0]), "b": jnp.array(0.0)}))
       1.0
     """
-    model, args = _model_of(problem, "accuracy")
+    model, args = model_of(problem, "accuracy")
     batch = _batch(model, problem, X, y, weight, "accuracy")
-    return _weighted_mean(model.correct(params, batch, args), batch)
+    return weighted_mean(model.correct(params, batch, args), batch)
 
 
 def data_loss(problem: Problem, params, X=None, y=None, weight=None):
@@ -731,7 +734,7 @@ def data_loss(problem: Problem, params, X=None, y=None, weight=None):
     data): no penalty term of `l1`/`l2` wrappers, no dropout -- the quantity to compare
     between training and validation data. Arguments as in `accuracy`.
     """
-    model, args = _model_of(problem, "data_loss")
+    model, args = model_of(problem, "data_loss")
     batch = _batch(model, problem, X, y, weight, "data_loss")
     return model(params, batch, args)
 
@@ -739,7 +742,7 @@ def data_loss(problem: Problem, params, X=None, y=None, weight=None):
 def predict(problem: Problem, params, X):
     """Predicted class labels (n,) for inputs ``X`` (int; 0/1 for binary problems),
     deterministic (no dropout)."""
-    model, args = _model_of(problem, "predict")
+    model, args = model_of(problem, "predict")
     Xa = jnp.asarray(X)
     Xa = Xa.astype(_float()) if not jnp.issubdtype(Xa.dtype, jnp.floating) else Xa
     return model.labels(model.scores(params, Xa, args, None))
