@@ -344,7 +344,16 @@ def check_axis_values(name: str, values) -> None:
     numbers written as strings (they would make a static axis of labels), NaN, and
     numbers mixed with sequences."""
     if isinstance(values, np.ndarray | jax.Array):
-        items = np.asarray(values).tolist() if np.ndim(values) == 1 else None
+        array = np.asarray(values)
+        if array.ndim == 1 and array.dtype.kind in "iuf":  # numbers already: NaN only
+            if array.dtype.kind == "f" and np.isnan(array).any():
+                where = np.flatnonzero(np.isnan(array)).tolist()
+                raise ValueError(
+                    f"grid[{name!r}] holds NaN at position {where}; remove it (a NaN "
+                    "setting has no result to compare)."
+                )
+            return
+        items = array.tolist() if array.ndim == 1 else None
     else:
         items = list(values) if isinstance(values, list | tuple | range) else None
     if items is None:
