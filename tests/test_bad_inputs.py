@@ -148,10 +148,6 @@ def files(tmp):
 # --- the table -----------------------------------------------------------------------
 # (id, thunk(tmp_files) -> raises, exception type, regex on the message + notes)
 
-_sec3 = pytest.mark.xfail(
-    reason="issue 11 section 3 (SweepResult verbs, grid labels): another branch", strict=False
-)
-_sec2 = pytest.mark.xfail(reason="issue 11 section 1/2 (store, load shapes): the lead's branch")
 
 CASES = [
     # jd.run
@@ -745,7 +741,6 @@ CASES = [
         lambda f: result().isel(lr=1.5),
         TypeError,
         "isel",
-        marks=_sec3,
         id="184-isel-float",
     ),
     ("187-save-int-path", lambda f: result().save(123), TypeError, "os.PathLike"),
@@ -755,7 +750,6 @@ CASES = [
         lambda f: result().best("lr", metric="nonexistent"),
         ValueError,
         "nonexistent",
-        marks=_sec3,
         id="190-best-metric",
     ),
     pytest.param(
@@ -763,7 +757,6 @@ CASES = [
         lambda f: result().best("lr", reduce="medain"),
         ValueError,
         "reduce",
-        marks=_sec3,
         id="193-best-reduce",
     ),
     ("192-mean-axis", lambda f: result().mean("bogus"), ValueError, "unknown axis"),
