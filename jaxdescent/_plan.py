@@ -330,12 +330,7 @@ def _check_budget(memory_budget, chunk_size):
         )
     if memory_budget is None:
         return None
-    if (
-        isinstance(memory_budget, bool)
-        or not isinstance(memory_budget, int | float | np.integer | np.floating)
-        or not np.isfinite(memory_budget)
-        or memory_budget <= 0
-    ):
+    if not checks.positive_finite(memory_budget):
         raise ValueError(
             f"`memory_budget` must be a positive, finite number of bytes, got {memory_budget!r}."
         )

@@ -39,6 +39,7 @@ __all__ = [
     "concrete",
     "mentions_array",
     "params_shape",
+    "positive_finite",
     "parse_seeds",
     "static_axis_note",
     "static_int",
@@ -455,4 +456,14 @@ def static_axis_note(what: str | None, names) -> str:
         f"(raised by {who} on a grid point: the numeric grid axes {list(names)} reach the "
         "factories as JAX scalars, traced inside the sweep; a value that sets a shape or "
         f"Python control flow needs a static axis, e.g. grid={{'{first}': jd.static([...])}}.)"
+    )
+
+
+def positive_finite(value) -> bool:
+    """Whether ``value`` is one positive, finite real number (not a bool)."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float | np.integer | np.floating)
+        and bool(np.isfinite(value))
+        and value > 0
     )

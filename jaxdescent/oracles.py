@@ -161,6 +161,22 @@ class FullBatch(_Evaluating):
         return loss, grads, ((loss, grads) if self.sees_objective(problem) else None)
 
 
+def _check_sampling(oracle, problem, size: int, what: str, name: str) -> None:
+    """A sampling oracle needs data, and at most ``n`` examples per draw without
+    replacement."""
+    n = problem.n_examples
+    if n is None:
+        raise ValueError(
+            f"{oracle!r} samples examples, but the problem has no `data`; "
+            "use jd.oracles.full_batch() or jd.oracles.gaussian_noise(...) instead."
+        )
+    if oracle.order != "replace" and size > n:
+        raise ValueError(
+            f"{what} {size} is larger than the data set ({n} examples) for sampling "
+            f"without replacement; use {name} <= {n} or replace=True."
+        )
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Sampled(_Evaluating):
@@ -170,17 +186,7 @@ class Sampled(_Evaluating):
     order: str = dataclasses.field(metadata=dict(static=True))
 
     def validate(self, problem):
-        n = problem.n_examples
-        if n is None:
-            raise ValueError(
-                f"{self!r} samples examples, but the problem has no `data`; "
-                "use jd.oracles.full_batch() or jd.oracles.gaussian_noise(...) instead."
-            )
-        if self.order != "replace" and self.size > n:
-            raise ValueError(
-                f"minibatch size {self.size} is larger than the data set ({n} examples) for "
-                f"sampling without replacement; use size <= {n} or replace=True."
-            )
+        _check_sampling(self, problem, self.size, "minibatch size", "size")
 
     def examples_per_step(self, problem):
         return self.size
@@ -235,18 +241,7 @@ class MaskedMinibatch(_Evaluating):
     order: str = dataclasses.field(metadata=dict(static=True))
 
     def validate(self, problem):
-        n = problem.n_examples
-        if n is None:
-            raise ValueError(
-                f"{self!r} samples examples, but the problem has no `data`; "
-                "use jd.oracles.full_batch() or jd.oracles.gaussian_noise(...) instead."
-            )
-        if self.order != "replace" and self.max_size > n:
-            raise ValueError(
-                f"minibatch: `max_size` {self.max_size} is larger than the data set ({n} "
-                f"examples) for sampling without replacement; use max_size <= {n} or "
-                "replace=True."
-            )
+        _check_sampling(self, problem, self.max_size, "minibatch: `max_size`", "max_size")
         _check_size(self.size, self.max_size)
 
     def examples_per_step(self, problem):

@@ -13,6 +13,7 @@ import jax
 import numpy as np
 import zarr
 
+from jaxdescent.checks import positive_finite
 from jaxdescent.grid import Axis
 from jaxdescent.store import FORMAT as STORE_FORMAT
 from jaxdescent.store import Layout, LazyArray, trace_of, write_file
@@ -375,12 +376,7 @@ class SweepResult(NamedTuple):
           >>> r.unstable().tolist()
           [[False], [True]]
         """
-        if (
-            isinstance(factor, bool)
-            or not isinstance(factor, int | float | np.integer | np.floating)
-            or not np.isfinite(factor)
-            or factor <= 0
-        ):
+        if not positive_finite(factor):
             raise ValueError(
                 f"unstable: `factor` must be a positive, finite number, got {factor!r}."
             )
