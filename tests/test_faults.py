@@ -57,7 +57,7 @@ def run(out, **kw):
 """
 
 EDITS = {  # name -> (old, new) in BASE
-    "loss body": ("- batch[\"y\"]) ** 2)", "- batch[\"y\"]) ** 2) * 1.0001"),
+    "loss body": ('- batch["y"]) ** 2)', '- batch["y"]) ** 2) * 1.0001'),
     "sgd to adam": ("optax.sgd(lambda", "optax.adam(lambda"),
     "constant in make": ("SCALE * 0.5 *", "SCALE * 0.6 *"),
     "module constant": ("SCALE = 1.0", "SCALE = 1.5"),
@@ -78,9 +78,11 @@ import importlib.util, json, sys, numpy as np
 def load(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
     m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
-jobs = json.loads(sys.argv[1]); report = {}
+jobs = json.loads(sys.argv[1]); report = {}; modules = {}
 for name, module, out in jobs:
-    m = load(module, "sweep_" + str(abs(hash(name))))
+    if module not in modules:  # one module object per file: its sweeps share a program
+        modules[module] = load(module, "sweep_" + str(len(modules)))
+    m = modules[module]
     try:
         r = m.run(out)
         report[name] = ["ran", np.asarray(r.loss).tolist()]
@@ -101,8 +103,7 @@ def _drive(tmp_path, jobs):
     return json.loads(line[len("REPORT") :])
 
 
-@pytest.mark.parametrize("suffix", [".zarr", ".npz"])
-def test_every_edit_is_detected_and_unchanged_code_resumes(tmp_path, suffix):
+def test_every_edit_is_detected_and_unchanged_code_resumes(tmp_path):
     base = tmp_path / "base.py"
     base.write_text(BASE)
     jobs_a, jobs_b = [], []
@@ -110,18 +111,23 @@ def test_every_edit_is_detected_and_unchanged_code_resumes(tmp_path, suffix):
         assert BASE.count(old) >= 1, name
         edited = tmp_path / f"edit{i}.py"
         edited.write_text(BASE.replace(old, new))
-        out = str(tmp_path / f"out{i}{suffix}")
-        jobs_a.append([name, str(base), out])
-        jobs_b.append([name, str(edited), out])
-    same = str(tmp_path / f"same{suffix}")
-    jobs_a.append(["unchanged", str(base), same])
+        for suffix in (".zarr", ".npz"):
+            out = str(tmp_path / f"out{i}{suffix}")
+            jobs_a.append([name + suffix, str(base), out])
+            jobs_b.append([name + suffix, str(edited), out])
+    for suffix in (".zarr", ".npz"):
+        same = ["unchanged" + suffix, str(base), str(tmp_path / f"same{suffix}")]
+        jobs_a.append(same)
+        jobs_b.append(same)
     first = _drive(tmp_path, jobs_a)
     assert all(v[0] == "ran" for v in first.values())
-    second = _drive(tmp_path, [*jobs_b, ["unchanged", str(base), same]])
+    second = _drive(tmp_path, jobs_b)
+    expected = sorted(n + sfx for n in EDITS for sfx in (".zarr", ".npz"))
     refused = sorted(n for n, v in second.items() if v[0] == "refused")
-    assert refused == sorted(EDITS), set(EDITS) - set(refused)  # 14 of 14 detected
-    assert all("overwrite=True" in second[n][1] for n in EDITS)
-    assert second["unchanged"] == first["unchanged"]  # a fresh process resumes
+    assert refused == expected, set(expected) - set(refused)  # 14 of 14 detected, both stores
+    assert all("overwrite=True" in second[n][1] for n in expected)
+    for suffix in (".zarr", ".npz"):  # a fresh process resumes unchanged code
+        assert second["unchanged" + suffix] == first["unchanged" + suffix]
 
 
 def test_overwrite_replaces_and_default_keeps(tmp_path):
@@ -321,7 +327,9 @@ def test_two_processes_on_one_out_agree(tmp_path, suffix):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CONCURRENT, out, str(tmp_path / f"r{i}.npy")],
-            stderr=subprocess.PIPE, text=True, env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )  # fmt: skip
         for i in range(2)
     ]
