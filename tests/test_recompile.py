@@ -93,3 +93,22 @@ def test_keys_tell_code_and_closures_apart():
     k1 = structural_key(f)
     Config.scale = 2
     assert structural_key(f) != k1  # a user's class attribute is data
+
+
+def test_persistent_compilation_cache_stores_programs(tmp_path):
+    """`jd.enable_compilation_cache` (in a process of its own: it is process-wide)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, optax, jaxdescent as jd; jd.enable_compilation_cache(sys.argv[1]); "
+        "jd.sweep(jd.problems.quadratic(), lambda lr: optax.sgd(lr), {'lr': [0.1]}, "
+        "steps=5, progress=False)"
+    )
+    cache = tmp_path / "cache"
+    subprocess.run([sys.executable, "-c", code, str(cache)], check=True, timeout=300,
+                   env={**os.environ, "JAX_ENABLE_X64": "0"})  # fmt: skip
+    assert any(cache.iterdir())  # the sweep's program was written there
+    with pytest.raises(ValueError, match="path"):
+        jd.enable_compilation_cache("")
