@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent import checks
+from jaxdescent import checks, compiler
 from jaxdescent import progress as progress_lib
 from jaxdescent._run import Spec as RunSpec
 from jaxdescent._run import draw_step_bytes
@@ -138,6 +138,13 @@ def plan(
       >>> p.tiling.count, p.tiling.points, p.tiling.seeds
       (4, 1, 500)
     """
+    if compiler.tracing():
+        raise TypeError(
+            "jd.sweep / jd.plan cannot run inside a JAX transformation (jax.jit, vmap, grad, "
+            "...): a sweep compiles and runs its own programs and returns host arrays. "
+            "Call it at the top level; to transform a run, use jd.run (it composes with "
+            "jax.jit/vmap/grad) or jd.hypergrad."
+        )
     checks.check_steps(steps, log_every)
     g = make_grid(grid)
     seed_values = np.asarray(checks.parse_seeds(seeds), dtype=np.int32)

@@ -226,3 +226,14 @@ def test_hypergrad_checks_its_arguments(kwargs, error, match):
     args.update(kwargs)
     with pytest.raises(error, match=match):
         jd.hypergrad(QUAD, **args)
+
+
+def test_a_sweep_inside_a_transformation_is_a_clear_error():
+    def f(lr):
+        res = jd.sweep(jd.problems.quadratic(), lambda a: optax.sgd(a * lr), {"a": [1.0]},
+                       steps=5, progress=False)  # fmt: skip
+        return res.final_loss
+
+    for transform in (jax.jit, jax.grad):
+        with pytest.raises(TypeError, match="cannot run inside a JAX transformation"):
+            transform(f)(0.1)
