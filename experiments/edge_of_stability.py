@@ -34,7 +34,7 @@ ABOUT = (
 N, HIDDEN = 512, (32, 32)
 EDGES = (2 / 0.3, 8.0, 10.0)  # GD at eta = 0.3, 0.25, 0.2
 MOMENTA = (0.0, 0.5)
-STEPS, LOG_EVERY, ITERS = 5000, 50, 10
+STEPS, LOG_EVERY, ITERS = 10000, 100, 10
 QUICK_EDGES, QUICK_STEPS, QUICK_LOG_EVERY = (2 / 0.3, 8.0), 1000, 20
 HOVER = 0.2  # the hover level: median sharpness over the last 20% of the run
 
