@@ -28,6 +28,7 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
+from experiments._common import main
 from experiments.contract import Number, Panel
 
 TITLE = "Batch size: perfect scaling, then diminishing returns (critical batch size)"
@@ -213,3 +214,7 @@ def plot(data: dict) -> list[Panel]:
         "large B only."
     )
     return [Panel("steps_vs_batch", fig, caption)]
+
+
+if __name__ == "__main__":
+    main(__name__)

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 import jaxdescent as jd
 import jaxdescent.data as jdata
+from experiments._common import main
 from experiments.contract import Number, Panel
 
 TITLE = (
@@ -135,3 +136,7 @@ def plot(data) -> list[Panel]:
             "the edge, with small non-monotone bumps.",
         ),
     ]
+
+
+if __name__ == "__main__":
+    main(__name__)

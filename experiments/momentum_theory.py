@@ -20,6 +20,7 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
+from experiments._common import main
 from experiments.contract import Number, Panel
 
 TITLE = "Heavy-ball momentum: empirical rates against the exact 2x2 theory"
@@ -210,3 +211,7 @@ def plot(data) -> list[Panel]:
             "0.5) and converges with beta = 0.5 (edge 0.75).",
         ),
     ]
+
+
+if __name__ == "__main__":
+    main(__name__)

@@ -20,6 +20,7 @@ import optax
 from matplotlib.figure import Figure
 
 import jaxdescent as jd
+from experiments._common import main
 from experiments.contract import Number, Panel
 
 TITLE = "Saddle points: GD stays, SGD escapes at the exactly predicted rate"
@@ -142,3 +143,7 @@ def plot(data: dict) -> list[Panel]:
         "The first-exit CDF lies above it (an iterate that left can be pushed back)."
     )
     return [Panel("escape_cdf", fig, caption)]
+
+
+if __name__ == "__main__":
+    main(__name__)

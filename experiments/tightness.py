@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 
 import jaxdescent as jd
 import jaxdescent.data as jdata
+from experiments._common import main
 from experiments.contract import Number, Panel
 
 TITLE = "The Drori-Teboulle bound is attained by its Huber witness; typical problems stay far below"
@@ -153,3 +154,7 @@ def plot(data) -> list[Panel]:
             "touches the bound only at step n.",
         ),
     ]
+
+
+if __name__ == "__main__":
+    main(__name__)

@@ -128,3 +128,17 @@ def test_a_panel_may_hold_a_jd_plots_plot(tmp_path, monkeypatch):
     record = _common.run("fake_study", tmp_path, verbose=False)
     assert (tmp_path / "fake_study" / "line.png").stat().st_size > 3000
     assert record["figures"][0]["width"] == 550
+
+
+def test_every_study_follows_the_contract_and_runs_as_a_script():
+    import importlib
+    import inspect
+
+    from experiments.__main__ import STUDIES
+
+    assert len(STUDIES) == len(set(STUDIES)) == 16
+    for name in STUDIES:
+        module = importlib.import_module(f"experiments.{name}")
+        for attr in ("TITLE", "ABOUT", "compute", "headline", "plot"):
+            assert hasattr(module, attr), (name, attr)
+        assert 'if __name__ == "__main__":\n    main(__name__)' in inspect.getsource(module), name
