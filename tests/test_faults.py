@@ -236,7 +236,7 @@ def test_a_tile_without_a_valid_mark_is_recomputed(tmp_path, float32, damage):
     assert json.loads(mark.read_text())["tile"] == 2
 
 
-@pytest.mark.parametrize("damage", ["truncated", "bit flip", "not npz", "shape"])
+@pytest.mark.parametrize("damage", ["truncated", "bit flip", "header", "not npz", "shape"])
 def test_load_refuses_a_damaged_file_naming_it(tmp_path, damage):
     path = tmp_path / "r.npz"
     res = _sweep(None)
@@ -247,6 +247,11 @@ def test_load_refuses_a_damaged_file_naming_it(tmp_path, damage):
         raw = bytearray(path.read_bytes())
         i = raw.find(b"loss.npy") + 200  # inside the loss array's data
         raw[i] ^= 0x01
+        path.write_bytes(bytes(raw))
+    elif damage == "header":  # a digit of the loss array's shape in its .npy header
+        raw = bytearray(path.read_bytes())
+        i = raw.find(b"'shape': (", raw.find(b"loss.npy")) + len(b"'shape': (")
+        raw[i] = ord("7") if raw[i] != ord("7") else ord("3")
         path.write_bytes(bytes(raw))
     elif damage == "not npz":
         np.save(path.with_suffix(".npy"), np.zeros(3))
