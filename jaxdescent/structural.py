@@ -5,9 +5,12 @@ its twin compiled, and a function that computes something else does not.
 The key of a function is its code (bytecode, constants, names; nested functions'
 code too), its defaults, the values it closes over and the module globals its code
 names, each keyed the same way, recursively. Arrays are keyed by dtype, shape and a
-hash of their bytes; modules by name; classes, builtins and anything else without a
-structure that can be read by identity (so the key never claims two things are equal
-when it cannot tell).
+hash of their bytes; floats by their repr (-0.0 is not 0.0); classes, builtins and
+anything else without a structure that can be read by identity (so the key never claims
+two things are equal when it cannot tell). A user's own modules and classes are keyed
+with the attributes the code reads (``cfg.SCALE``, ``Config.scale``); installed modules
+(the standard library, site packages, jaxdescent) by name, on the assumption that
+nobody reassigns their attributes while a process runs.
 """
 
 from __future__ import annotations
@@ -77,7 +80,9 @@ def structural_key(value: Any, _depth: int = 0, _active: frozenset = frozenset()
       >>> structural_key(lambda lr: 2 * lr) == structural_key(lambda lr: 3 * lr)
       False
     """
-    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+    if isinstance(value, float | complex):  # repr tells -0.0 from 0.0, and NaN equals NaN
+        return (type(value).__name__, repr(value))
+    if value is None or isinstance(value, bool | int | str | bytes):
         return (type(value).__name__, value)
     if _depth > _DEPTH or id(value) in _active:
         return _Identity(value)

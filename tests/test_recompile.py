@@ -112,3 +112,14 @@ def test_persistent_compilation_cache_stores_programs(tmp_path):
     assert any(cache.iterdir())  # the sweep's program was written there
     with pytest.raises(ValueError, match="path"):
         jd.enable_compilation_cache("")
+
+
+def test_keys_tell_negative_zero_and_types_apart():
+    assert structural_key(0.0) != structural_key(-0.0)
+    assert structural_key(1) != structural_key(1.0) != structural_key(True)
+    assert structural_key(float("nan")) == structural_key(float("nan"))
+
+    def maker(c):
+        return lambda lr: optax.sgd(lr / c)
+
+    assert Keyed(maker(0.0)) != Keyed(maker(-0.0))
