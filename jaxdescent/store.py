@@ -14,8 +14,12 @@ The store (a directory ``<path>``, zarr format 3, no compression):
 ``metrics/<name>``, ``params/<i>`` and ``final_params/<i>`` (the leaves of the params
 pytree, in ``jax.tree`` order), ``axis/<name>`` (numeric axes' values at each point);
 its attributes hold the format, the fingerprint of the sweep, the axes, the tiling and
-the result's meta. ``<path>/.tiles/<i>`` marks tile ``i`` finished: it is written
-(atomically) after the tile's data, so a tile with a mark is complete. Every array has
+the result's meta. ``<path>/.jaxdescent.json`` is the manifest (format, fingerprint,
+tiling), written last when the store is made: a folder without it is not jaxdescent's
+and is never deleted. ``<path>/.tiles/<i>.json`` marks tile ``i`` finished: written
+atomically after the tile's data, it holds the fingerprint, the tile's index and bounds
+and a SHA-256 of its data, all checked before the tile is reused. ``<path>/.users/``
+holds one lease per process using the store; ``<path>.lock`` is its file lock. Every array has
 dimension names, so ``xarray.open_zarr(path)`` opens it (dims ``combo``, ``step``,
 ``point``, ``seed``; the numeric axes are coordinates along ``point``).
 """
