@@ -123,6 +123,12 @@ class Oracle:
         optax's L-BFGS); the full objective unless an oracle samples."""
         return problem.objective
 
+    def uses_key(self, problem: Problem) -> bool:
+        """Whether this oracle's gradients depend on the run's key (its samples, its noise,
+        a stochastic loss). True unless an oracle knows otherwise: a run whose oracle and
+        start use no key is the same for every seed, and a sweep computes it once."""
+        return True
+
     def sees_objective(self, problem: Problem) -> bool:
         """Whether a step also computes the objective's exact value and gradient at the
         current iterate (then a run logs them instead of computing them again)."""
@@ -154,6 +160,9 @@ class FullBatch(_Evaluating):
 
     def sees_objective(self, problem):
         return not problem.stochastic
+
+    def uses_key(self, problem):
+        return bool(problem.stochastic)
 
     def evaluate(self, problem, params, step, key, drawn=None):
         loss_key = drawn if drawn is not None else _loss_key(problem, key, step)
@@ -190,6 +199,9 @@ class Sampled(_Evaluating):
 
     def examples_per_step(self, problem):
         return self.size
+
+    def uses_key(self, problem):
+        return self.order != "cyclic" or bool(problem.stochastic)
 
     def indices(self, n: int, step, key):
         """The example indices read at ``step`` (shape (size,))."""

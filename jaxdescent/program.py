@@ -13,6 +13,7 @@ import functools
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxdescent import compiler
@@ -21,7 +22,7 @@ from jaxdescent._run import trajectory
 from jaxdescent.grid import Routes, combos
 from jaxdescent.progress import ProgressSink
 from jaxdescent.structural import Keyed
-from jaxdescent.trace import LOGGED, Trace
+from jaxdescent.trace import FINAL, LOGGED, Trace
 
 __all__ = ["OUT_AXES", "POINT", "Program", "SweepSpec", "program", "shape_key", "tile_program"]
 
@@ -67,9 +68,40 @@ def tile_program(problem, oracle, values: dict, seeds, spec: SweepSpec, tick=Non
             prob, orc, opt = spec.routes.build({**point, **fixed}, problem, oracle)
             return trajectory(prob, opt, orc, key, spec.run, tick)
 
+        if _same_for_every_seed(spec, problem, oracle, values, fixed):
+            # the run reads no key: computed once per point, then repeated over the seeds
+            # (as vmap would, without the transposed copy it makes of seed-free outputs)
+            shared = jax.vmap(lambda point, cell=cell: cell(point, keys[0]), out_axes=OUT_AXES)
+            outs.append(_over_seeds(shared(values), seeds.shape[0]))
+            continue
         inner = jax.vmap(cell, in_axes=(None, 0), out_axes=OUT_AXES)
         outs.append(jax.vmap(inner, in_axes=(0, None), out_axes=OUT_AXES)(values, keys))
     return tuple(outs)
+
+
+def _same_for_every_seed(spec: SweepSpec, problem, oracle, values: dict, fixed: dict) -> bool:
+    """Whether a run of this combination reads no key: a start given as arrays, and an
+    oracle that draws nothing (`Oracle.uses_key`), e.g. full-batch gradient descent or
+    per-sample SGD in data order on a deterministic loss."""
+    point = {k: v[0] for k, v in values.items() if k != POINT}
+    prob, orc, _ = spec.routes.build({**point, **fixed}, problem, oracle)
+    return prob.init_fn is None and not orc.uses_key(prob)
+
+
+def _over_seeds(trace: Trace, n_seeds: int) -> Trace:
+    """A tile's `Trace` computed per point, repeated along a seed axis: logs (n_log, P)
+    -> (n_log, P, S), final values (P, ...) -> (P, S, ...)."""
+
+    def widen(a, axis):
+        a = jnp.expand_dims(a, axis)
+        return jnp.broadcast_to(a, a.shape[:axis] + (n_seeds,) + a.shape[axis + 1 :])
+
+    return trace._replace(
+        **{
+            f: jax.tree.map(lambda a, f=f: widen(a, 2 if f in LOGGED else 1), getattr(trace, f))
+            for f in LOGGED + FINAL
+        }
+    )
 
 
 def shape_key(tree) -> tuple | None:

@@ -335,3 +335,24 @@ def test_bad_sweep_input_fails_before_compiling(kwargs, match, compiles):
     with compiles.count(), pytest.raises((ValueError, TypeError), match=match):
         jd.sweep(problem, make, grid, **args)
     assert compiles.programs == 0  # nothing of the sweep was compiled
+
+
+def test_a_keyless_run_is_computed_once_and_repeated_over_seeds():
+    """Full-batch GD and data-order SGD read no key: one run per point, repeated over
+    the seeds, bitwise jd.run; a random start or a sampling oracle is per seed."""
+    p = jd.problems.linear_regression([1.0, 2, 3], [2.0, 4, 6], init=1.0)
+    for oracle in (None, jd.oracles.per_sample("cyclic")):
+        res = jd.sweep(p, lambda lr: optax.sgd(lr), {"lr": [0.01, 0.05]}, seeds=3, steps=30,
+                       oracle=oracle, progress=False)  # fmt: skip
+        for i, lr in enumerate([0.01, 0.05]):
+            run = jd.run(p, optax.sgd(lr), steps=30, oracle=oracle, key=jax.random.key(2))
+            for s in range(3):
+                np.testing.assert_array_equal(res.loss[i, s], run.loss)
+                np.testing.assert_array_equal(res.final_params[i, s], run.final_params)
+    noisy = jd.sweep(p, lambda lr: optax.sgd(lr), {"lr": [0.01]}, seeds=3, steps=30,
+                     oracle=jd.oracles.per_sample("shuffle"), progress=False)  # fmt: skip
+    assert not (noisy.loss[0, 0] == noisy.loss[0, 1]).all()
+    random_start = p.replace(init=lambda key: jax.random.normal(key, ()))
+    res = jd.sweep(random_start, lambda lr: optax.sgd(lr), {"lr": [0.01]}, seeds=3, steps=5,
+                   progress=False)  # fmt: skip
+    assert len({float(v) for v in res.final_params[0]}) == 3
