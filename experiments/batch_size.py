@@ -82,18 +82,38 @@ def _best(steps_to_target, lr_axis):
     return np.min(steps_to_target, axis=lr_axis)
 
 
+CAPTION = (
+    "Steps to the target with the best learning rate per batch size. Left: the noisy "
+    "quadratic model, exact (lines) and the mean of the seeds' runs (dots), on the same "
+    "learning-rate grid (the runs' best of noisy curves is biased low). Right: least "
+    "squares with the batch size as a vmapped grid axis. The steps halve as B doubles up "
+    "to the critical batch size, then flatten; momentum pays at large B only."
+)
+
+
+def _over_batches(problem, name: str, cfg: dict, oracle, log_every: int):
+    """One sweep: learning rate x momentum x batch size (a vmapped axis) x seeds."""
+    return jd.sweep(
+        problem,
+        lambda lr, momentum: optax.sgd(lr, momentum=momentum),
+        {"lr": cfg[f"{name}_lrs"], "momentum": MOMENTA, "batch": cfg[f"{name}_batches"]},
+        seeds=cfg[f"{name}_seeds"],
+        steps=cfg[f"{name}_steps"],
+        log_every=log_every,
+        keep_params=False,
+        oracle=oracle,
+    )
+
+
 def compute(quick: bool) -> dict:
     cfg = QUICK if quick else FULL
     c = jnp.asarray(H)
-    nqm = jd.sweep(
+    nqm = _over_batches(
         jd.problems.quadratic(H / 2, np.ones(100)),
-        lambda lr, momentum: optax.sgd(lr, momentum=momentum),
-        {"lr": cfg["nqm_lrs"], "momentum": MOMENTA, "batch": cfg["nqm_batches"]},
-        seeds=cfg["nqm_seeds"],
-        steps=cfg["nqm_steps"],
+        "nqm",
+        cfg,
+        lambda batch: jd.oracles.gaussian_noise(jnp.sqrt(c / batch)),
         log_every=5,
-        keep_params=False,
-        oracle=lambda batch: jd.oracles.gaussian_noise(jnp.sqrt(c / batch)),
     )
     nqm_runs = jd.steps_to_target(nqm.mean("seed").loss, nqm.step, NQM_TARGET)  # (lr, mom, B)
     nqm_exact = jd.steps_to_target(  # (mom, B, lr): exact E f(x_t) at every step
@@ -107,15 +127,12 @@ def compute(quick: bool) -> dict:
     lsq = jd.problems.least_squares(X, y)
     f0, fstar = float(lsq.objective(lsq.init)), float(lsq.min_value)
     max_size = int(cfg["lsq_batches"].max())
-    real = jd.sweep(
+    real = _over_batches(
         lsq,
-        lambda lr, momentum: optax.sgd(lr, momentum=momentum),
-        {"lr": cfg["lsq_lrs"], "momentum": MOMENTA, "size": cfg["lsq_batches"]},
-        seeds=cfg["lsq_seeds"],
-        steps=cfg["lsq_steps"],
+        "lsq",
+        cfg,
+        lambda batch: jd.oracles.minibatch(batch, replace=True, max_size=max_size),
         log_every=10,
-        keep_params=False,
-        oracle=lambda size: jd.oracles.minibatch(size, replace=True, max_size=max_size),
     )
     lsq_target = fstar + LSQ_FRACTION * (f0 - fstar)
     lsq_runs = jd.steps_to_target(real.mean("seed").loss, real.step, lsq_target)
@@ -205,15 +222,7 @@ def plot(data: dict) -> list[Panel]:
         ax.legend(fontsize=8)
     ax_nqm.set_title(f"noisy quadratic model, E f <= {NQM_TARGET}")
     ax_lsq.set_title(f"least squares (breast cancer), f - f* <= {LSQ_FRACTION:g} (f0 - f*)")
-    caption = (
-        "Steps to the target with the best learning rate per batch size. Left: the noisy "
-        "quadratic model, exact (lines) and the mean of the seeds' runs (dots), on the same "
-        "learning-rate grid (the runs' best of noisy curves is biased low). Right: least "
-        "squares with the batch size as a vmapped grid axis. The steps "
-        "halve as B doubles up to the critical batch size, then flatten; momentum pays at "
-        "large B only."
-    )
-    return [Panel("steps_vs_batch", fig, caption)]
+    return [Panel("steps_vs_batch", fig, CAPTION)]
 
 
 if __name__ == "__main__":
