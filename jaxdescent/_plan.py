@@ -40,6 +40,8 @@ __all__ = ["DRAW_AHEAD_BYTES", "DRAW_AHEAD_TOTAL", "SweepPlan", "plan"]
 # noise), and over a tile's seeds (under a memory budget: sized with the tile).
 DRAW_AHEAD_BYTES = 1 << 22
 DRAW_AHEAD_TOTAL = 1 << 28
+# Results up to this size are not checked against the memory available (no budget).
+SMALL_RESULT = 1 << 26
 
 
 class SweepPlan(NamedTuple):
@@ -363,6 +365,8 @@ def _check_fits(result_bytes: int, budget, in_memory: bool) -> None:
         return
     limit, what = budget, f"`memory_budget`={budget} bytes"
     if budget is None:
+        if result_bytes <= SMALL_RESULT:  # not worth reading /proc/meminfo for
+            return
         limit, what = _available_memory(), "the memory available"
     if limit is not None and result_bytes > limit:
         raise ValueError(
