@@ -344,6 +344,14 @@ class GaussianNoise(_Evaluating):
 
     def validate(self, problem):
         self.base.validate(problem)
+        for sc in jax.tree.leaves(self.scale):
+            value = concrete(sc)  # None when traced: a swept scale is not checked here
+            if value is not None and not (np.all(np.isfinite(value)) and np.all(value >= 0)):
+                raise ValueError(
+                    f"gaussian_noise: `scale` must be >= 0 and finite, got {self.scale}."
+                )
+        if np.ndim(self.scale) == 0 and not isinstance(self.scale, dict | list | tuple):
+            return  # one number broadcasts to every parameter: no shapes to check
         params = jax.eval_shape(problem.initial_params, jax.random.key(0))
         leaves = jax.tree.leaves(params)
         scales = _leaf_scales(self.scale, params)
@@ -365,12 +373,6 @@ class GaussianNoise(_Evaluating):
                     f"gaussian_noise: a `scale` of shape {jnp.shape(sc)} does not broadcast to "
                     f"a parameter of shape {tuple(leaf.shape)}; give one scale per coordinate "
                     "(shaped like the parameters) or a scalar."
-                )
-        for sc in jax.tree.leaves(self.scale):
-            value = concrete(sc)  # None when traced: a swept scale is not checked here
-            if value is not None and not (np.all(np.isfinite(value)) and np.all(value >= 0)):
-                raise ValueError(
-                    f"gaussian_noise: `scale` must be >= 0 and finite, got {self.scale}."
                 )
 
     def examples_per_step(self, problem):
