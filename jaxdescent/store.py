@@ -176,12 +176,21 @@ class LazyArray:
         u = _flat(s_sel, lay.static_shape)
         g = _flat(n_sel, lay.numeric_shape)
         stored_key = (u,) + ((t_pick,) if self.logged else ()) + (g, seed_pick) + tuple(rest)
-        a = _read(self.stored, stored_key)
-        # (|u|, [|t|], |g|, |s|, ...) -> expanded selection axes -> the result's order
         t = (len(t_pick),) if self.logged else ()
-        a = a.reshape(
-            tuple(len(x) for x in s_sel) + t + tuple(len(x) for x in n_sel) + a.shape[len(t) + 2 :]
-        )
+        want = tuple(len(x) for x in s_sel) + t + tuple(len(x) for x in n_sel)
+        try:
+            a = _read(self.stored, stored_key)
+            # (|u|, [|t|], |g|, |s|, ...) -> expanded selection axes -> the result's order
+            a = a.reshape(want + a.shape[len(t) + 2 :])
+        except Exception as e:  # a chunk file truncated, emptied or resized on disk
+            root = getattr(getattr(self.stored, "store", None), "root", "")
+            name = getattr(getattr(self.stored, "store_path", None), "path", "")
+            where = os.path.join(str(root), name) if root else name or "the store"
+            raise ValueError(
+                f"reading {where!r} of a sweep store failed: its chunk files are damaged "
+                f"({type(e).__name__}: {e}). Run the same jd.sweep(..., out=...) call again: "
+                "it checks every tile and computes damaged ones anew."
+            ) from None
         a = a.transpose(lay._perm(self.logged, a.ndim))
         return a.reshape(tuple(s for s, d in zip(a.shape, drop) if not d) + a.shape[len(drop) :])
 

@@ -346,3 +346,13 @@ def test_two_processes_on_one_out_agree(tmp_path, suffix):
     np.testing.assert_array_equal(stored, r0)
     if suffix == ".npz":
         assert not os.path.exists(out + ".partial")  # the last user removed it
+
+
+def test_loading_a_damaged_finished_store_names_it(tmp_path):
+    out = tmp_path / "s.zarr"
+    _sweep(str(out))
+    _chunk(out, "loss", 1).write_bytes(b"")
+    res = jd.load(out)
+    np.asarray(res.final_loss)  # intact arrays still read
+    with pytest.raises(ValueError, match=r"s\.zarr.*loss.*damaged"):
+        np.asarray(res.loss)
