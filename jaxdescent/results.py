@@ -668,7 +668,7 @@ def _atomic_write(path: str, arrays: dict) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    write_file(path, buf.getvalue())
+    write_file(path, buf.getbuffer())  # no copy of the archive
 
 
 def _checksum(a: np.ndarray) -> str:

@@ -316,7 +316,7 @@ def _lock(path: str) -> filelock.FileLock:
     return filelock.FileLock(os.fspath(path) + ".lock")
 
 
-def write_file(path: str, data: bytes) -> None:
+def write_file(path: str, data: bytes | memoryview) -> None:
     """Writes ``data`` to ``path`` atomically: a temp file of a unique name, created
     exclusively (a link planted there is never followed), flushed, given the
     permissions the umask allows, then renamed over ``path``."""
