@@ -19,6 +19,7 @@ import optax
 
 from jaxdescent import checks, compiler
 from jaxdescent import metrics as metrics_lib
+from jaxdescent.nonfinite import first_nonfinite
 from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem
 from jaxdescent.structural import Keyed
@@ -183,16 +184,16 @@ def advance(
         w = metrics_lib.average_weight(spec.average, t, updates, grads)
         avg_sum = jax.tree.map(lambda s, xi: s + w * xi, avg_sum, x)
         avg_weight = avg_weight + w
-    if exact is not None:
+    if spec.log_every == 1:
+        # Every iterate's objective is logged, and the loop checks the log: a non-finite
+        # x_t or batch loss at x_t shows in the logged loss at x_t, recorded at t.
+        diverged_at, coords = carry.diverged_at, carry.bad_coords
+    elif exact is not None:
         # The oracle evaluated the objective at x_t: a non-finite iterate shows in its
         # loss, read by the next step, so the iterates need no check of their own.
         d = carry.diverged_at
         diverged_at = jnp.where((d < 0) & ~jnp.isfinite(batch_loss), t + 1, d)
         coords = carry.bad_coords
-    elif spec.log_every == 1:
-        # Every iterate's objective is logged, and the loop checks the log: a non-finite
-        # x_t or batch loss at x_t shows in the logged loss at x_t, recorded at t.
-        diverged_at, coords = carry.diverged_at, carry.bad_coords
     else:
         ok = jnp.isfinite(batch_loss)
         coords = []
@@ -352,12 +353,9 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_
             carry = _select(keep, steps(carry, t_rest, rest, 1), carry)
         elif n_rest > 1:
             carry = jax.lax.cond(keep, lambda c: steps(c, t_rest, rest, n_rest), lambda c: c, carry)
-        # a non-finite logged loss at x_t makes t the divergence step, unless earlier
-        d = carry.diverged_at
-        bad = ~jnp.isfinite(log.loss) & ((d < 0) | (d > t))
         if tick is not None:
             _tick(t, spec, tick)
-        return carry._replace(diverged_at=jnp.where(bad, t, d)), log
+        return carry, log
 
     scan_unroll = spec.unroll if L == 1 else 1
 
@@ -370,11 +368,13 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_
         return jax.vmap(draw_fn)(t_start + jnp.arange(n_steps, dtype=jnp.int32))
 
     if not ahead:
-        return jax.lax.scan(block, carry, (ts, None), unroll=scan_unroll)
+        carry, logs = jax.lax.scan(block, carry, (ts, None), unroll=scan_unroll)
+        return _check_logged(carry, logs, L)
     if per >= n_log:  # all of the run's random numbers, drawn before the scan
         drawn = draw_span(t0, n_log * L)
         drawn = jax.tree.map(lambda a: a.reshape((n_log, L) + a.shape[1:]), drawn)
-        return jax.lax.scan(block, carry, (ts, drawn), unroll=scan_unroll)
+        carry, logs = jax.lax.scan(block, carry, (ts, drawn), unroll=scan_unroll)
+        return _check_logged(carry, logs, L)
 
     # A buffer of `per` blocks' numbers rides in the carry and is refilled, in a
     # conditional, at the first block of every span: one flat scan (no nested scans,
@@ -391,7 +391,18 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_
 
     state = (carry, draw_span(t0, span))
     (carry, _), logs = jax.lax.scan(refilling_block, state, ts, unroll=scan_unroll)
-    return carry, logs
+    return _check_logged(carry, logs, L)
+
+
+def _check_logged(carry: _Carry, logs: Logs, log_every: int) -> tuple[_Carry, Logs]:
+    """The loop's result with its logged losses checked: a non-finite loss logged at
+    x_t (t = k * log_every) makes t the divergence step, unless one was found earlier.
+    One check of the whole log after the loop (`first_nonfinite`), not one per step."""
+    k = first_nonfinite(logs.loss)
+    t = k * log_every
+    d = carry.diverged_at
+    d = jnp.where(k < 0, d, jnp.where(d < 0, t, jnp.minimum(d, t)))
+    return carry._replace(diverged_at=d), logs
 
 
 def _select(keep, new, old):
