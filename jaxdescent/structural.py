@@ -176,9 +176,7 @@ def _installed(module: types.ModuleType) -> bool:
     return any(origin.startswith(p) for p in _PREFIXES)
 
 
-_PREFIXES = tuple(
-    {sys.prefix, sys.base_prefix, sys.exec_prefix}
-)
+_PREFIXES = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
 
 
 def _cell(cell):
@@ -207,9 +205,8 @@ class Keyed:
         return self._hash
 
     def __eq__(self, other):
-        return (
-            isinstance(other, Keyed)
-            and (other.value is self.value or (other._hash == self._hash and other.key == self.key))
+        return isinstance(other, Keyed) and (
+            other.value is self.value or (other._hash == self._hash and other.key == self.key)
         )
 
     def __call__(self, *args, **kwargs):

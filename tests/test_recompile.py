@@ -28,8 +28,9 @@ def cell(c=0.5, scale=2.0, oracle="noise"):
             loss, grads = jax.value_and_grad(problem.objective)(params)
             return loss, grads + NOISE * noise
 
-    return jd.sweep(problem, make, {"lr": [0.01, 0.1]}, seeds=3, steps=20, oracle=orc,
-                    progress=False)
+    return jd.sweep(
+        problem, make, {"lr": [0.01, 0.1]}, seeds=3, steps=20, oracle=orc, progress=False
+    )
 
 
 @pytest.mark.parametrize("oracle", ["noise", "function"])
