@@ -19,7 +19,8 @@ import jax.numpy as jnp
 from jaxdescent import checks, compiler
 from jaxdescent._run import Spec, trajectory
 from jaxdescent.oracles import as_oracle
-from jaxdescent.problem import Problem
+from jaxdescent.problem import Problem, rekeyed
+from jaxdescent.structural import Keyed
 from jaxdescent.trace import Trace
 
 __all__ = ["Hypergradient", "hypergrad"]
@@ -41,7 +42,11 @@ class Hypergradient(NamedTuple):
 
 
 def _objective(hyperparams, problem, oracle, key, make_optimizer, spec, objective):
-    """The objective of one run as a pure function of its hyperparameters."""
+    """The objective of one run as a pure function of its hyperparameters (the static
+    arguments may come `Keyed`: the compiled program's cache key)."""
+    make_optimizer, spec, objective = (
+        a.value if isinstance(a, Keyed) else a for a in (make_optimizer, spec, objective)
+    )
     if isinstance(hyperparams, dict):
         optimizer = make_optimizer(**hyperparams)
     else:
@@ -228,13 +233,14 @@ def hypergrad(
     objective = _check_objective(objective)
     spec = Spec(steps, log_every, True, metrics, None, checks.check_unroll(unroll))
     program = _program(jax.default_backend())
+    # the static arguments keyed by structure now, at this call (`jaxdescent.structural`)
     value, grad = program(
         hyperparams,
-        problem,
+        rekeyed(problem),
         oracle,
         checks.as_key(key),
-        make_optimizer=make_optimizer,
-        spec=spec,
-        objective=objective,
+        make_optimizer=Keyed(make_optimizer),
+        spec=Keyed(spec),
+        objective=Keyed(objective),
     )
     return Hypergradient(value, grad)

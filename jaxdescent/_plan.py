@@ -28,10 +28,11 @@ from jaxdescent._run import Spec as RunSpec
 from jaxdescent._run import draw_step_bytes
 from jaxdescent.grid import Grid, make_grid, route
 from jaxdescent.oracles import as_oracle
-from jaxdescent.problem import Problem
+from jaxdescent.problem import Problem, rekeyed
 from jaxdescent.program import POINT, Program, SweepSpec, program, shape_key
 from jaxdescent.results import axis_label, axis_record
 from jaxdescent.store import FORMAT, check_stored, fingerprint
+from jaxdescent.structural import Keyed
 from jaxdescent.tiles import Tiling, choose_tiling, place, resolve_devices
 
 __all__ = ["DRAW_AHEAD_BYTES", "DRAW_AHEAD_TOTAL", "SweepPlan", "plan"]
@@ -156,7 +157,7 @@ def plan(
     if not (isinstance(problem, Problem) or callable(problem)):
         checks.check_problem(problem)
     routes = route(g.axes, make_optimizer, problem, oracle)
-    problem_arg = problem if isinstance(problem, Problem) else None
+    problem_arg = rekeyed(problem) if isinstance(problem, Problem) else None
     oracle_arg = None if routes.oracle_factory is not None else as_oracle(oracle)
     keep_params = checks.check_flag("keep_params", keep_params)
     if progress is not None:
@@ -425,6 +426,7 @@ def _measure(p: SweepPlan, run_bytes: int, n_devices: int) -> int:
 def _name(f) -> str | None:
     if f is None:
         return None
+    f = f.value if isinstance(f, Keyed) else f
     return f"{getattr(f, '__module__', '')}.{getattr(f, '__qualname__', repr(f))}"
 
 
@@ -458,7 +460,7 @@ def _fingerprint(p: SweepPlan) -> str:
     spec = p.spec._replace(in_loop_progress=False)
     avals = shape_key((p.problem, p.oracle, values, seeds))
     text = p.program.remember(
-        None if avals is None else ("text", p.program.keyed(spec), avals),
+        None if avals is None else ("text", Keyed(spec), avals),
         lambda: p.program.lower(p.problem, p.oracle, values, seeds, spec).as_text(),
     )
     t = p.tiling

@@ -21,7 +21,7 @@ from jaxdescent import checks, compiler
 from jaxdescent import metrics as metrics_lib
 from jaxdescent.nonfinite import first_nonfinite
 from jaxdescent.oracles import as_oracle
-from jaxdescent.problem import Problem
+from jaxdescent.problem import Problem, rekeyed
 from jaxdescent.structural import Keyed
 from jaxdescent.trace import Logs, Trace
 
@@ -416,10 +416,11 @@ def trajectory(problem: Problem, optimizer, oracle, key, spec: Spec, tick=None) 
     (`run_keys`). The program's size depends on neither ``steps`` nor ``log_every``.
     Static: ``optimizer``'s structure, ``spec``, ``tick`` and the pytree structure
     (and static fields) of ``problem`` and ``oracle``; traced: their arrays, the
-    numbers an optimizer closes over, and ``key``. ``optimizer`` may come `Keyed`
-    (what `jd.run` passes: the compiled program's cache key).
+    numbers an optimizer closes over, and ``key``. ``optimizer`` and ``spec`` may come
+    `Keyed` (what `jd.run` passes: the compiled program's cache key).
     """
     optimizer = optimizer.value if isinstance(optimizer, Keyed) else optimizer
+    spec = spec.value if isinstance(spec, Keyed) else spec
     _, oracle_key = run_keys(key)
     carry = start(problem, optimizer, key, spec)
     last, logs = loop(
@@ -516,4 +517,8 @@ def run(
     keep_params = checks.check_flag("keep_params", keep_params)
     spec = Spec(steps, log_every, keep_params, metrics, average, unroll)
     program = _run_program(jax.default_backend())
-    return program(problem, Keyed(optimizer), oracle, checks.as_key(key), spec=spec)
+    # the problem's static fields and the optimizer keyed now, at this call: a global
+    # their functions read that changed since an earlier run is another program
+    return program(
+        rekeyed(problem), Keyed(optimizer), oracle, checks.as_key(key), spec=Keyed(spec)
+    )

@@ -14,6 +14,7 @@ import numpy as np
 from jaxdescent import checks
 from jaxdescent.oracles import Oracle, as_oracle
 from jaxdescent.problem import Problem
+from jaxdescent.structural import Keyed
 
 __all__ = ["Axis", "Grid", "Routes", "combos", "make_grid", "route", "static", "traced_values"]
 
@@ -210,7 +211,7 @@ class Routes(NamedTuple):
     """Which grid names each factory takes (None: all, it has ``**kwargs``); the
     problem and oracle factories are None when a fixed problem / oracle was given."""
 
-    make_optimizer: Callable
+    make_optimizer: Callable  # each factory a `Keyed` function (called like the function)
     opt_names: Any
     problem_factory: Callable | None
     problem_names: Any
@@ -289,11 +290,15 @@ def route(axes, make_optimizer, problem, oracle) -> Routes:
             f"(make_optimizer takes {sorted(taken['make_optimizer'] or [])}); rename the axes or "
             "add keyword parameters with those names to a factory."
         )
+    # Each factory is keyed by its structure now, at this call: the routes (and the
+    # sweep's static spec holding them) hash by what the factories compute, so a
+    # factory reading a global that changed since an earlier sweep is another program.
+    keyed = {what: Keyed(fn) for what, fn in factories.items()}
     return Routes(
-        make_optimizer,
+        keyed["make_optimizer"],
         taken["make_optimizer"],
-        factories.get("problem"),
+        keyed.get("problem"),
         taken.get("problem"),
-        factories.get("oracle"),
+        keyed.get("oracle"),
         taken.get("oracle"),
     )

@@ -291,6 +291,20 @@ def _flatten(problem: Problem):
     return children, static
 
 
+def rekeyed(problem: Problem) -> Problem:
+    """``problem`` with its static fields keyed afresh (a shallow copy): what every call
+    of `jd.run` / `jd.sweep` compiles with. A key kept from an earlier call would miss
+    a global or closed-over value its functions read that changed since; the compiled
+    program found under the stale key would then compute with the old value."""
+    if not isinstance(problem, Problem):
+        return problem
+    obj = object.__new__(Problem)
+    for k, v in problem.__dict__.items():
+        if k != "_static":
+            object.__setattr__(obj, k, v)
+    return obj
+
+
 def _unflatten(static: Keyed, children) -> Problem:
     # no validation: JAX rebuilds problems with tracers or placeholders as leaves
     obj = object.__new__(Problem)

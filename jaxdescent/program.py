@@ -147,15 +147,17 @@ class Program(NamedTuple):
         """The tile program's output shapes (`eval_shape`), memoized."""
         avals = shape_key((problem, oracle, values, seeds))
         return self.remember(
-            None if avals is None else ("tile", spec, avals),
+            None if avals is None else ("tile", self.keyed(spec), avals),
             lambda: self.eval_shape(problem, oracle, values, seeds, spec),
         )
 
     def keyed(self, spec: SweepSpec) -> Keyed:
         """``spec`` keyed by its structure (`jaxdescent.structural`): a spec built from
         fresh but identical factories (a notebook cell run again) finds the program
-        compiled for its twin; one whose code or closed-over values differ does not."""
-        return self.remember(("keyed", spec), lambda: Keyed(spec))
+        compiled for its twin; one whose code, closed-over values or globals differ
+        does not. Keyed afresh at every call, never remembered by the factories'
+        identity: the same function reading a changed global is another program."""
+        return spec if isinstance(spec, Keyed) else Keyed(spec)
 
     def call(self, problem, oracle, values, seeds, spec: SweepSpec):
         spec = self.keyed(spec)

@@ -205,9 +205,9 @@ class Keyed:
         return self._hash
 
     def __eq__(self, other):
-        return isinstance(other, Keyed) and (
-            other.value is self.value or (other._hash == self._hash and other.key == self.key)
-        )
+        # by key alone, never by identity: one object whose closure or globals changed
+        # between two keyings is two programs
+        return isinstance(other, Keyed) and other._hash == self._hash and other.key == self.key
 
     def __call__(self, *args, **kwargs):
         """Calls the value (a keyed function stands in for the function)."""

@@ -1,8 +1,11 @@
 """No surprise recompiles: a sweep or run rebuilt from fresh but identical code (a
 notebook cell run twice) compiles nothing; different code or closed-over values do."""
 
+import sys
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
 from conftest import CompileCounter
@@ -124,3 +127,83 @@ def test_keys_tell_negative_zero_and_types_apart():
         return lambda lr: optax.sgd(lr / c)
 
     assert Keyed(maker(0.0)) != Keyed(maker(-0.0))
+
+
+# --- the same function objects, a global they read changed between two calls --------
+# (a notebook: ``SCALE = 0.5`` in one cell, the sweep cell run again). No key may be
+# remembered by the functions' identity: the second call must compute with the new value.
+
+SCALE = 1.0
+CFG = {"scale": 1.0}
+
+
+def scaled_sgd(lr):
+    return optax.sgd(lr * SCALE)
+
+
+def dict_scaled_sgd(lr):
+    return optax.sgd(lr * CFG["scale"])
+
+
+def scaled_objective(x, batch):
+    return SCALE * jnp.sum(x**2)
+
+
+def scaled_metric(x):
+    return SCALE * jnp.sum(x)
+
+
+def scaled_problem(lr):
+    return jd.Problem(scaled_objective, init=jnp.array([1.0, -2.0]), name="scaled")
+
+
+def scaled_oracle(problem, params, step, key):
+    loss, grads = jax.value_and_grad(problem.objective)(params)
+    return loss, jax.tree.map(lambda g: SCALE * g, grads)
+
+
+def _sweep(make, problem=None, **kw):
+    problem = problem if problem is not None else jd.problems.quadratic()
+    return jd.sweep(problem, make, {"lr": [0.1, 0.2]}, steps=4, progress=False, **kw)
+
+
+@pytest.mark.parametrize(
+    "case", ["optimizer global", "optimizer dict", "objective", "metric", "oracle", "factory"]
+)
+def test_a_changed_global_is_never_served_a_stale_program(case, monkeypatch):
+    fixed_problem = jd.Problem(scaled_objective, init=jnp.array([1.0, -2.0]), name="s")
+
+    def compute():
+        if case == "optimizer global":
+            return _sweep(scaled_sgd).loss
+        if case == "optimizer dict":
+            return _sweep(dict_scaled_sgd).loss
+        if case == "objective":
+            return _sweep(lambda lr: optax.sgd(lr), fixed_problem).loss
+        if case == "metric":
+            return _sweep(lambda lr: optax.sgd(lr), metrics={"m": scaled_metric}).metrics["m"]
+        if case == "oracle":
+            return _sweep(lambda lr: optax.sgd(lr), oracle=scaled_oracle).loss
+        return _sweep(lambda lr: optax.sgd(lr), scaled_problem).loss
+
+    before = np.asarray(compute())
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 0.25)
+    monkeypatch.setitem(CFG, "scale", 0.25)
+    after = np.asarray(compute())
+    assert not np.array_equal(before, after)
+    # and the new numbers are the ones a fresh computation gives
+    jax.clear_caches()
+    np.testing.assert_array_equal(np.asarray(compute()), after)
+
+
+def test_run_and_hypergrad_see_a_changed_global(monkeypatch):
+    problem = jd.Problem(scaled_objective, init=jnp.array([1.0, -2.0]), name="s")
+    opt = scaled_sgd(0.1)  # optax closes over the number: the optimizer itself is fixed
+    before_run = float(jd.run(problem, opt, steps=3).final_loss)
+    before_hg = jd.hypergrad(problem, scaled_sgd, 0.1, steps=3)
+    monkeypatch.setattr(sys.modules[__name__], "SCALE", 0.25)
+    after_run = float(jd.run(problem, opt, steps=3).final_loss)
+    after_hg = jd.hypergrad(problem, scaled_sgd, 0.1, steps=3)
+    assert after_run != before_run
+    assert float(after_hg.value) != float(before_hg.value)
+    assert float(after_hg.grad) != float(before_hg.grad)
