@@ -519,6 +519,4 @@ def run(
     program = _run_program(jax.default_backend())
     # the problem's static fields and the optimizer keyed now, at this call: a global
     # their functions read that changed since an earlier run is another program
-    return program(
-        rekeyed(problem), Keyed(optimizer), oracle, checks.as_key(key), spec=Keyed(spec)
-    )
+    return program(rekeyed(problem), Keyed(optimizer), oracle, checks.as_key(key), spec=Keyed(spec))
