@@ -27,20 +27,46 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
 
-import jaxdescent as jd
+def keep_freed_memory() -> bool:
+    """Asks glibc's allocator to keep freed memory in the process (mallopt: trim
+    threshold 1 GiB, mmap threshold 32 MiB), before JAX allocates anything.
+
+    A program's outputs are fresh buffers at every call. By default glibc hands large
+    freed blocks back to the system, and the next call then pays a page fault per 4 KiB
+    of fresh buffer: W2's 33 MB of logs cost ~8,000-10,000 faults, ~8 ms, more than the
+    computation. Whether that happens depends on which allocator arena served the call,
+    so the very same program measured 4.5 ms in one process and 13.5 ms in another. The
+    setting applies to every column alike; the faults per call are printed beside the
+    times. Returns whether it was applied (Linux with glibc only)."""
+    if "--os-allocator" in sys.argv or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 25))
+
+
+KEPT_FREED_MEMORY = keep_freed_memory()
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+import jaxdescent as jd  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reference as ref  # noqa: E402
@@ -64,18 +90,28 @@ def compile_seconds(fn) -> float:
     return sum(_compile_seconds[start:])
 
 
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def side_by_side(fns: dict, reps: int) -> dict:
     """Medians of ``fns`` (name -> zero-argument call) timed in turn, rep by rep, so a
-    shared machine's slow spells fall on all of them; each is warmed up first."""
+    shared machine's slow spells fall on all of them; each is warmed up first. Also
+    ``<name>_faults``: the median of the page faults each call took (fresh memory)."""
     for fn in fns.values():
         jax.block_until_ready(fn())
     times = {k: [] for k in fns}
+    faults = {k: [] for k in fns}
     for _ in range(reps):
         for k, fn in fns.items():
+            f0 = minor_faults()
             t0 = time.perf_counter()
             jax.block_until_ready(fn())
             times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+            faults[k].append(minor_faults() - f0)
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out.update({f"{k}_faults": statistics.median(v) for k, v in faults.items()})
+    return out
 
 
 def program_of(problem, make_optimizer, grid, compiler_options=None, **kwargs):
@@ -90,7 +126,7 @@ def program_of(problem, make_optimizer, grid, compiler_options=None, **kwargs):
     if compiler_options is not None:  # the same program, compiled with other options
         compiled = p.lower(0).compile(compiler_options)
         return lambda: compiled(p.problem, p.oracle, values, seeds)
-    return lambda: p.program.call(p.problem, p.oracle, values, seeds, p.spec)
+    return lambda: p.program.call(p.problem, p.oracle, values, seeds, p.keyed_spec)
 
 
 def fmt(seconds, approx=False):
@@ -540,6 +576,11 @@ def main(argv=None):
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--skip-rss", action="store_true", help="no fresh-process memory runs")
+    ap.add_argument(
+        "--os-allocator",
+        action="store_true",
+        help="leave glibc's allocator at its defaults (freed buffers go back to the system)",
+    )
     args = ap.parse_args(argv)
     reps = 3 if args.quick else args.reps
     print(
@@ -573,6 +614,20 @@ def main(argv=None):
             f"{lim / r['sweep']:.2f}" if lim else "-",
         ]
         print("| " + " | ".join(cells) + " |")
+    print(
+        "\npage faults per call (median; fresh memory the allocator had to map): "
+        + "; ".join(
+            f"{r['name'].split()[0]}: sweep {r['sweep_faults']:.0f}, program "
+            f"{r.get('program_faults', 0):.0f}, hand-written {r.get('hand_faults', 0):.0f}"
+            for r in rows
+            if "sweep_faults" in r
+        )
+        + (
+            ". Freed memory kept in the process (`keep_freed_memory`)."
+            if KEPT_FREED_MEMORY
+            else ". The system allocator's defaults (--os-allocator)."
+        )
+    )
     r1 = rows[0]
     print(
         f"\nW1 with unroll=8: jd.sweep {fmt(r1['sweep_unroll'])} (program "

@@ -38,7 +38,7 @@ __all__ = ["execute"]
 
 def _tile_shapes(plan: SweepPlan) -> Trace:
     values, seeds = plan.tile_inputs(0)
-    outs = plan.program.shapes(plan.problem, plan.oracle, values, seeds, plan.spec)
+    outs = plan.program.shapes(plan.problem, plan.oracle, values, seeds, plan.keyed_spec)
     return leaf_shapes(outs[0], len(outs), plan.tiling.n_points, plan.tiling.n_seeds)
 
 
@@ -112,7 +112,7 @@ def execute(plan: SweepPlan) -> SweepResult:
             values, seeds = plan.tile_inputs(i)
             values, seeds = place(values, seeds, plan.devices, plan.tiling.shard)
             sink.attach(bar if plan.spec.in_loop_progress else None)
-            outs = plan.program.call(plan.problem, plan.oracle, values, seeds, plan.spec)
+            outs = plan.program.call(plan.problem, plan.oracle, values, seeds, plan.keyed_spec)
             outs = to_host(outs)
             store.write(i, outs, plan.tiling.bounds(i))
             del outs

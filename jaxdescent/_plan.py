@@ -31,6 +31,7 @@ from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem, rekeyed
 from jaxdescent.program import POINT, Program, SweepSpec, program, shape_key
 from jaxdescent.results import axis_label, axis_record
+from jaxdescent.reuse import reuse_key
 from jaxdescent.store import FORMAT, check_stored, fingerprint
 from jaxdescent.structural import Keyed
 from jaxdescent.tiles import Tiling, choose_tiling, place, resolve_devices
@@ -87,6 +88,13 @@ class SweepPlan(NamedTuple):
     fingerprint: str | None
     meta: dict
     overwrite: bool = False
+    key: Keyed | None = None  # ``spec`` keyed by structure when planned (the jit cache key)
+
+    @property
+    def keyed_spec(self) -> Keyed:
+        """The static spec as the program receives it: keyed by structure (`key`, computed
+        once when planned; afresh for a plan built without one)."""
+        return self.key if self.key is not None else Keyed(self.spec)
 
     def tile_inputs(self, i: int):
         """Tile ``i``'s grid values (dict name -> (P,)) and seeds ((S,)), padded."""
@@ -97,7 +105,7 @@ class SweepPlan(NamedTuple):
     def lower(self, i: int = 0):
         """The lowered program of tile ``i`` (``.compile().memory_analysis()``, ...)."""
         values, seeds = self.tile_inputs(i)
-        return self.program.lower(self.problem, self.oracle, values, seeds, self.spec)
+        return self.program.lower(self.problem, self.oracle, values, seeds, self.keyed_spec)
 
     def __repr__(self) -> str:
         t = self.tiling
@@ -148,6 +156,17 @@ def plan(
             "Call it at the top level; to transform a run, use jd.run (it composes with "
             "jax.jit/vmap/grad) or jd.hypergrad."
         )
+    arguments = dict(
+        problem=problem, make_optimizer=make_optimizer, grid=grid, seeds=seeds, steps=steps,
+        oracle=oracle, log_every=log_every, keep_params=keep_params, metrics=metrics,
+        average=average, chunk_size=chunk_size, memory_budget=memory_budget, devices=devices,
+        out=out, overwrite=overwrite, progress=progress, unroll=unroll,
+    )  # fmt: skip
+    reuse = _reuse_key(arguments)
+    memo = program(jax.default_backend()).memo
+    last = memo.get(_LAST_PLAN)
+    if reuse is not None and last is not None and last[0] == reuse:
+        return last[1]  # the previous call's plan: every argument and setting equal
     checks.check_steps(steps, log_every)
     g = make_grid(grid)
     seed_values = np.asarray(checks.parse_seeds(seeds), dtype=np.int32)
@@ -177,10 +196,6 @@ def plan(
     values = {**g.values, POINT: np.arange(g.n_points, dtype=np.int32)}
     g = g._replace(values=values)
     n_params = sum(int(np.prod(a.shape)) for a in jax.tree.leaves(probe.params))
-    run_bytes = _run_bytes(handle, spec, problem_arg, oracle_arg, g, seed_values)
-    result_bytes = run_bytes * g.n_points * len(seed_values)
-    in_memory = store != "zarr"
-    _check_fits(result_bytes, budget, in_memory)
     show = progress_lib.enabled(progress)
 
     def planned(max_runs, total=DRAW_AHEAD_TOTAL):
@@ -193,6 +208,11 @@ def plan(
 
     max_runs = chunk_size
     tiling, spec = planned(max_runs)
+    key = Keyed(spec)  # once per call (`jaxdescent.structural`): what the program runs with
+    run_bytes = _run_bytes(handle, key, problem_arg, oracle_arg, g, seed_values)
+    result_bytes = run_bytes * g.n_points * len(seed_values)
+    in_memory = store != "zarr"
+    _check_fits(result_bytes, budget, in_memory)
     tile_bytes = peak = None
     result_held = result_bytes if in_memory else 0
     if budget is not None:
@@ -208,6 +228,7 @@ def plan(
             candidate = _plan(
                 spec, handle, problem_arg, oracle_arg, g, seed_values, tiling, device_list
             )
+            key = candidate.key
             tile_bytes = _measure(candidate, run_bytes, n_devices)
             if tile_bytes <= room or tiling.runs <= 2:
                 break
@@ -230,7 +251,10 @@ def plan(
         )
         if jax.process_count() == 1:  # with several, `execute` checks on process 0
             check_stored(out, store, fp, overwrite)
-    return SweepPlan(
+    for a in (seed_values, *g.values.values(), *(a.values for a in g.axes)):
+        if isinstance(a, np.ndarray):  # shared by every result of this plan: never written
+            a.flags.writeable = False
+    decided = SweepPlan(
         spec=spec,
         program=handle,
         problem=problem_arg,
@@ -248,6 +272,7 @@ def plan(
         progress=show,
         fingerprint=fp,
         overwrite=bool(overwrite),
+        key=key,
         meta={
             "problem": probe.problem.name,
             "oracle": repr(probe.oracle),
@@ -264,6 +289,21 @@ def plan(
             "tiles": tiling.count,
         },
     )
+    if reuse is not None and result_bytes <= SMALL_RESULT:
+        memo[_LAST_PLAN] = (reuse, decided)
+    return decided
+
+
+_LAST_PLAN = ("last plan",)  # where a program handle keeps the previous call's plan
+
+
+def _reuse_key(arguments: dict):
+    """`jaxdescent.reuse.reuse_key`, or None when an argument cannot be keyed (the
+    plan is then made afresh and its checks say what is wrong)."""
+    try:
+        return reuse_key(arguments)
+    except Exception:  # noqa: BLE001 - any failure only means "plan afresh"
+        return None
 
 
 def _as_factory(make_optimizer):
@@ -387,23 +427,24 @@ def _run_bytes(handle, spec, problem, oracle, g: Grid, seeds) -> int:
 
 def _plan(spec, handle, problem, oracle, g, seeds, tiling, devices):
     return SweepPlan(
-        spec,
-        handle,
-        problem,
-        oracle,
-        g,
-        seeds,
-        tiling,
-        devices,
-        None,
-        "memory",
-        0,
-        None,
-        None,
-        None,
-        False,
-        None,
-        {},
+        spec=spec,
+        program=handle,
+        problem=problem,
+        oracle=oracle,
+        grid=g,
+        seeds=seeds,
+        tiling=tiling,
+        devices=devices,
+        out=None,
+        store="memory",
+        result_bytes=0,
+        tile_bytes=None,
+        predicted_peak=None,
+        memory_budget=None,
+        progress=False,
+        fingerprint=None,
+        meta={},
+        key=Keyed(spec),
     )
 
 
@@ -412,7 +453,7 @@ def _measure(p: SweepPlan, run_bytes: int, n_devices: int) -> int:
     over the devices of this process), plus the host copy of its outputs."""
     values, seeds = p.tile_inputs(0)
     values, seeds = place(values, seeds, p.devices, p.tiling.shard)
-    compiled = p.program.lower(p.problem, p.oracle, values, seeds, p.spec).compile()
+    compiled = p.program.lower(p.problem, p.oracle, values, seeds, p.keyed_spec).compile()
     stats = compiled.memory_analysis()
     local = max(1, min(n_devices, jax.local_device_count()))
     device = 0
