@@ -96,23 +96,31 @@ def execute(plan: SweepPlan) -> SweepResult:
             done = None  # another computation's, and overwrite=True
     if plan.store == "npz" and _from_process_0(done is not None):  # finished before
         return (done if writer else _read_back(plan)).replace(axes=axes)
-    shapes = _tile_shapes(plan)
-    store = _store(plan, shapes, meta, writer)
-    bounds = [plan.tiling.bounds(i) for i in range(plan.tiling.count)]
-    finished = _from_process_0(store.done(bounds) if writer else np.zeros(len(bounds), bool))
     n_steps = plan.spec.run.steps * len(plan.grid.combos)
     bar = progress_lib.Bar(plan.tiling.count * n_steps) if plan.progress else None
     sink = plan.program.sink
+    sink.attach(bar if plan.spec.in_loop_progress else None)
+
+    def launch(i: int):
+        values, seeds = plan.tile_inputs(i)
+        values, seeds = place(values, seeds, plan.devices, plan.tiling.shard)
+        return plan.program.call(plan.problem, plan.oracle, values, seeds, plan.keyed_spec)
+
     try:
+        # in memory nothing is stored yet: the first tile starts now, and the store is
+        # made while it runs (the program runs asynchronously)
+        first = launch(0) if plan.out is None else None
+        store = _store(plan, _tile_shapes(plan), meta, writer)
+        bounds = [plan.tiling.bounds(i) for i in range(plan.tiling.count)]
+        stored = store.done(bounds) if writer else np.zeros(len(bounds), bool)
+        finished = _from_process_0(stored)
         for i in range(plan.tiling.count):
             if finished[i]:
                 if bar is not None:
                     bar.update(n_steps)
                 continue
-            values, seeds = plan.tile_inputs(i)
-            values, seeds = place(values, seeds, plan.devices, plan.tiling.shard)
-            sink.attach(bar if plan.spec.in_loop_progress else None)
-            outs = plan.program.call(plan.problem, plan.oracle, values, seeds, plan.keyed_spec)
+            outs = first if i == 0 and first is not None else launch(i)
+            first = None
             outs = to_host(outs)
             store.write(i, outs, plan.tiling.bounds(i))
             del outs

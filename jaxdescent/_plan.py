@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdescent import checks, compiler
+from jaxdescent import checks, compiler, reuse
 from jaxdescent import progress as progress_lib
 from jaxdescent._run import Spec as RunSpec
 from jaxdescent._run import draw_step_bytes
@@ -31,7 +31,6 @@ from jaxdescent.oracles import as_oracle
 from jaxdescent.problem import Problem, rekeyed
 from jaxdescent.program import POINT, Program, SweepSpec, program, shape_key
 from jaxdescent.results import axis_label, axis_record
-from jaxdescent.reuse import reuse_key
 from jaxdescent.store import FORMAT, check_stored, fingerprint
 from jaxdescent.structural import Keyed
 from jaxdescent.tiles import Tiling, choose_tiling, place, resolve_devices
@@ -161,12 +160,12 @@ def plan(
         oracle=oracle, log_every=log_every, keep_params=keep_params, metrics=metrics,
         average=average, chunk_size=chunk_size, memory_budget=memory_budget, devices=devices,
         out=out, overwrite=overwrite, progress=progress, unroll=unroll,
+        limits=(DRAW_AHEAD_BYTES, DRAW_AHEAD_TOTAL, SMALL_RESULT),
     )  # fmt: skip
-    reuse = _reuse_key(arguments)
     memo = program(jax.default_backend()).memo
-    last = memo.get(_LAST_PLAN)
-    if reuse is not None and last is not None and last[0] == reuse:
-        return last[1]  # the previous call's plan: every argument and setting equal
+    same, pending = reuse.previous(memo, arguments)
+    if same is not None:
+        return same  # the previous call's plan: every argument and setting equal
     checks.check_steps(steps, log_every)
     g = make_grid(grid)
     seed_values = np.asarray(checks.parse_seeds(seeds), dtype=np.int32)
@@ -289,21 +288,9 @@ def plan(
             "tiles": tiling.count,
         },
     )
-    if reuse is not None and result_bytes <= SMALL_RESULT:
-        memo[_LAST_PLAN] = (reuse, decided)
+    if result_bytes <= SMALL_RESULT:  # (a larger one read the memory available)
+        reuse.remember(memo, pending, decided)
     return decided
-
-
-_LAST_PLAN = ("last plan",)  # where a program handle keeps the previous call's plan
-
-
-def _reuse_key(arguments: dict):
-    """`jaxdescent.reuse.reuse_key`, or None when an argument cannot be keyed (the
-    plan is then made afresh and its checks say what is wrong)."""
-    try:
-        return reuse_key(arguments)
-    except Exception:  # noqa: BLE001 - any failure only means "plan afresh"
-        return None
 
 
 def _as_factory(make_optimizer):

@@ -69,8 +69,18 @@ def _global_names(code: types.CodeType) -> set:
     return names
 
 
-def structural_key(value: Any, _depth: int = 0, _active: frozenset = frozenset()) -> Any:
+def structural_key(
+    value: Any,
+    _depth: int = 0,
+    _active: frozenset = frozenset(),
+    *,
+    jax_arrays_by_identity: bool = False,
+) -> Any:
     """A hashable key equal for values that compute the same thing (module docstring).
+
+    ``jax_arrays_by_identity``: key JAX arrays (immutable) by identity instead of their
+    bytes: cheaper, and still never equal for different contents (the key holds the
+    array, so its identity cannot be reused); two equal arrays then differ.
 
     Example:
       >>> from jaxdescent.structural import structural_key
@@ -87,11 +97,16 @@ def structural_key(value: Any, _depth: int = 0, _active: frozenset = frozenset()
     if _depth > _DEPTH or id(value) in _active:
         return _Identity(value)
     active = _active | {id(value)}
-    key = functools.partial(structural_key, _depth=_depth + 1, _active=active)
+    key = functools.partial(
+        structural_key,
+        _depth=_depth + 1,
+        _active=active,
+        jax_arrays_by_identity=jax_arrays_by_identity,
+    )
     if isinstance(value, np.ndarray | np.generic):
         return _array_key(value)
     if isinstance(value, jax.Array):
-        if isinstance(value, jax.core.Tracer):
+        if jax_arrays_by_identity or isinstance(value, jax.core.Tracer):
             return _Identity(value)
         return _array_key(value)
     if isinstance(value, types.ModuleType):

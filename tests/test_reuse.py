@@ -131,3 +131,42 @@ def test_a_mutated_array_argument_plans_afresh():
     other = call(grid={"lr": lrs})
     assert other is not base
     np.testing.assert_array_equal(other.grid.axes[0].values, [0.1, 0.25])
+
+
+def test_large_jax_arrays_are_keyed_by_identity():
+    # more than MAX_KEYED_BYTES: the same array objects reuse the plan without hashing
+    # them; equal arrays built afresh are not hashed either, so they plan afresh
+    rng = np.random.default_rng(0)
+    X = jnp.asarray(rng.normal(size=(2000, 160)), jnp.float32)
+    y = X @ jnp.ones(160, jnp.float32)
+    problem = jd.problems.least_squares(X, y)
+    base = call(problem=problem, oracle=None)
+    assert call(problem=problem, oracle=None) is base
+    twin = jd.problems.least_squares(jnp.array(X), jnp.array(y))
+    other = call(problem=twin, oracle=None)
+    assert other is not base
+    np.testing.assert_array_equal(jd.execute(other).loss, jd.execute(base).loss)
+
+
+def test_arguments_too_large_to_hash_are_never_reused():
+    from jaxdescent import reuse
+
+    big = np.linspace(1e-3, 0.1, 300_000)  # 2.4 MB of NumPy labels, hashed per call
+    assert call(grid={"lr": big}) is not call(grid={"lr": big})
+    args = dict(problem=jd.problems.quadratic(), make_optimizer=make, grid={"lr": big},
+                seeds=1, steps=1, oracle=None, log_every=1, keep_params=True, metrics=None,
+                average=None, chunk_size=None, memory_budget=None, devices=None, out=None,
+                overwrite=False, progress=False, unroll=1, limits=())  # fmt: skip
+    assert reuse.reuse_key(args, jax_arrays_by_identity=True) is None
+    args["grid"] = {"lr": big[:1000]}
+    assert reuse.reuse_key(args, jax_arrays_by_identity=True) is not None
+
+
+def test_calls_alternating_between_a_few_sweeps_reuse_each_plan():
+    from jaxdescent import reuse
+
+    a, b = call(), call(unroll=4)
+    assert call() is a and call(unroll=4) is b and call() is a
+    others = [call(steps=10 + i) for i in range(reuse.RECENT)]
+    assert call() is not a  # pushed out by RECENT newer plans
+    assert call(steps=10 + reuse.RECENT - 1) is others[-1]
