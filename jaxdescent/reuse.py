@@ -11,10 +11,11 @@ What the key holds, so that no decision of a plan can differ under an equal key:
 
 * every argument, keyed by `jaxdescent.structural`: functions by their code, closures,
   defaults and the globals they read (read at this call, never remembered), NumPy
-  arrays by their bytes (they can be written in place), JAX arrays by identity (they
-  cannot; the key holds them, so an identity is never reused), numbers by type and
-  repr; the grid and the metrics as ordered items (an axis order is a result's
-  layout);
+  arrays by their bytes (they can be written in place), JAX arrays, which cannot
+  change, by identity in a first key (the key holds them, so an identity is never
+  reused) and by their bytes in a second one, tried when the first misses (equal
+  arrays built afresh: a notebook cell run again), numbers by type and repr; the grid
+  and the metrics as ordered items (an axis order is a result's layout);
 * the environment a plan reads: x64 mode, the PRNG implementation, dtype promotion
   rules, the default backend, the process count and index, whether a progress bar
   shows and when it reports from inside the loop, and the planner's own limits (the

@@ -303,6 +303,7 @@ def test_progress_counts_every_step(monkeypatch):
             pass
 
     monkeypatch.setattr(jd.progress, "tqdm", Bar)
+    monkeypatch.setattr(jd.progress, "DELAY", 0.0)  # a bar from the first report
     assert tqdm.auto.tqdm is not Bar
     res = jd.sweep(QUAD, sgd_m, GRID, chunk_size=48, progress=True, **KW)
     # short tiles: the bar advances once per tile (nothing compiled into the loop)
@@ -355,3 +356,36 @@ def test_memory_budget_holds_for_a_monte_carlo_sweep(tmp_path):
     assert unbudgeted > 2 * 2**30
     assert tiles > 1 and predicted <= budget
     assert peak <= 1.25 * budget + 400 * 2**20, f"peak RSS {peak / 2**20:.0f} MiB"
+
+
+def test_bar_appears_only_after_the_delay(monkeypatch):
+    made = []
+
+    class Fake:
+        def __init__(self, total, **kw):
+            self.total, self.n, self.closed = total, 0, False
+            made.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(jd.progress, "tqdm", Fake)
+    now = [0.0]
+    bar = jd.progress.Bar(100, clock=lambda: now[0])
+    bar.update(10)
+    now[0] = jd.progress.DELAY / 2
+    bar.update(20)
+    assert made == []  # a sweep this short draws nothing
+    now[0] = jd.progress.DELAY
+    bar.update(5)
+    assert len(made) == 1 and made[0].total == 100 and made[0].n == 35  # all steps so far
+    bar.update(65)
+    bar.close()
+    assert made[0].n == 100 and made[0].closed
+    quick = jd.progress.Bar(100, clock=lambda: 0.0)
+    quick.update(100)
+    quick.close()  # never made, nothing to close
+    assert len(made) == 1
