@@ -1,6 +1,7 @@
 """No surprise recompiles: a sweep or run rebuilt from fresh but identical code (a
 notebook cell run twice) compiles nothing; different code or closed-over values do."""
 
+import functools
 import sys
 
 import jax
@@ -171,29 +172,49 @@ def _sweep(make, problem=None, **kw):
     "case", ["optimizer global", "optimizer dict", "objective", "metric", "oracle", "factory"]
 )
 def test_a_changed_global_is_never_served_a_stale_program(case, monkeypatch):
-    fixed_problem = jd.Problem(scaled_objective, init=jnp.array([1.0, -2.0]), name="s")
+    def compute(scale=None):
+        """The case's sweep reading the global (``scale=None``), or the same sweep built
+        with ``scale`` closed over instead: other code, so no cache can serve it."""
 
-    def compute():
+        def fixed(f):  # the global read replaced by a closed-over number
+            return f if scale is None else functools.partial(f, scale=scale)
+
+        def sgd(lr, scale=None):
+            return optax.sgd(lr * (SCALE if scale is None else scale))
+
+        def objective(x, batch, scale=None):
+            return (SCALE if scale is None else scale) * jnp.sum(x**2)
+
+        def metric(x, scale=None):
+            return (SCALE if scale is None else scale) * jnp.sum(x)
+
+        def oracle(problem, params, step, key, scale=None):
+            loss, grads = jax.value_and_grad(problem.objective)(params)
+            s = SCALE if scale is None else scale
+            return loss, jax.tree.map(lambda g: s * g, grads)
+
+        plain = lambda lr: optax.sgd(lr)  # noqa: E731
+        bowl = jd.Problem(fixed(objective), init=jnp.array([1.0, -2.0]), name="s")
         if case == "optimizer global":
-            return _sweep(scaled_sgd).loss
+            return _sweep(scaled_sgd if scale is None else fixed(sgd)).loss
         if case == "optimizer dict":
-            return _sweep(dict_scaled_sgd).loss
+            return _sweep(dict_scaled_sgd if scale is None else fixed(sgd)).loss
         if case == "objective":
-            return _sweep(lambda lr: optax.sgd(lr), fixed_problem).loss
+            return _sweep(plain, bowl).loss
         if case == "metric":
-            return _sweep(lambda lr: optax.sgd(lr), metrics={"m": scaled_metric}).metrics["m"]
+            return _sweep(plain, metrics={"m": fixed(metric)}).metrics["m"]
         if case == "oracle":
-            return _sweep(lambda lr: optax.sgd(lr), oracle=scaled_oracle).loss
-        return _sweep(lambda lr: optax.sgd(lr), scaled_problem).loss
+            return _sweep(plain, oracle=fixed(oracle)).loss
+        return _sweep(plain, lambda lr: bowl).loss
 
     before = np.asarray(compute())
     monkeypatch.setattr(sys.modules[__name__], "SCALE", 0.25)
     monkeypatch.setitem(CFG, "scale", 0.25)
     after = np.asarray(compute())
     assert not np.array_equal(before, after)
-    # and the new numbers are the ones a fresh computation gives
-    jax.clear_caches()
-    np.testing.assert_array_equal(np.asarray(compute()), after)
+    # and the new numbers are the ones a computation that never saw the old value gives
+    np.testing.assert_allclose(np.asarray(compute(scale=0.25)), after, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(compute(scale=1.0)), before, rtol=1e-12)
 
 
 def test_run_and_hypergrad_see_a_changed_global(monkeypatch):
