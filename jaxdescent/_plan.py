@@ -485,10 +485,10 @@ def _fingerprint(p: SweepPlan) -> str:
     compiled; without progress reports, which change no number), every argument
     array, the seeds, the axes' labels, the tiling, x64 mode and the versions."""
     values, seeds = p.tile_inputs(0)
-    spec = p.spec._replace(in_loop_progress=False)
+    spec = Keyed(p.spec._replace(in_loop_progress=False))
     avals = shape_key((p.problem, p.oracle, values, seeds))
     text = p.program.remember(
-        None if avals is None else ("text", Keyed(spec), avals),
+        None if avals is None else ("text", spec, avals),
         lambda: p.program.lower(p.problem, p.oracle, values, seeds, spec).as_text(),
     )
     t = p.tiling

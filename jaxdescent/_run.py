@@ -369,40 +369,38 @@ def loop(carry: _Carry, advance_fn, record_fn, spec: Spec, *, reuse=False, draw_
 
     if not ahead:
         carry, logs = jax.lax.scan(block, carry, (ts, None), unroll=scan_unroll)
-        return _check_logged(carry, logs, L)
-    if per >= n_log:  # all of the run's random numbers, drawn before the scan
+    elif per >= n_log:  # all of the run's random numbers, drawn before the scan
         drawn = draw_span(t0, n_log * L)
         drawn = jax.tree.map(lambda a: a.reshape((n_log, L) + a.shape[1:]), drawn)
         carry, logs = jax.lax.scan(block, carry, (ts, drawn), unroll=scan_unroll)
-        return _check_logged(carry, logs, L)
+    else:
+        # A buffer of `per` blocks' numbers rides in the carry and is refilled, in a
+        # conditional, at the first block of every span: one flat scan (no nested
+        # scans, whose logs would be copied into the outer scan's).
+        span = per * L
 
-    # A buffer of `per` blocks' numbers rides in the carry and is refilled, in a
-    # conditional, at the first block of every span: one flat scan (no nested scans,
-    # whose logs would be copied into the outer scan's).
-    span = per * L
+        def refilling_block(state, t):
+            carry, buf = state
+            pos = (t // L) % per
+            buf = jax.lax.cond((pos == 0) & (t > 0), lambda: draw_span(t, span), lambda: buf)
+            drawn = jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, pos * L, L), buf)
+            carry, log = block(carry, (t, drawn))
+            return (carry, buf), log
 
-    def refilling_block(state, t):
-        carry, buf = state
-        pos = (t // L) % per
-        buf = jax.lax.cond((pos == 0) & (t > 0), lambda: draw_span(t, span), lambda: buf)
-        drawn = jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, pos * L, L), buf)
-        carry, log = block(carry, (t, drawn))
-        return (carry, buf), log
-
-    state = (carry, draw_span(t0, span))
-    (carry, _), logs = jax.lax.scan(refilling_block, state, ts, unroll=scan_unroll)
-    return _check_logged(carry, logs, L)
+        state = (carry, draw_span(t0, span))
+        (carry, _), logs = jax.lax.scan(refilling_block, state, ts, unroll=scan_unroll)
+    return _check_logged(carry, logs, L), logs
 
 
-def _check_logged(carry: _Carry, logs: Logs, log_every: int) -> tuple[_Carry, Logs]:
-    """The loop's result with its logged losses checked: a non-finite loss logged at
-    x_t (t = k * log_every) makes t the divergence step, unless one was found earlier.
-    One check of the whole log after the loop (`first_nonfinite`), not one per step."""
+def _check_logged(carry: _Carry, logs: Logs, log_every: int) -> _Carry:
+    """The last state with the logged losses checked: a non-finite loss logged at x_t
+    (t = k * log_every) makes t the divergence step, unless one was found earlier. One
+    check of the whole log after the loop (`first_nonfinite`), not one per step."""
     k = first_nonfinite(logs.loss)
     t = k * log_every
     d = carry.diverged_at
     d = jnp.where(k < 0, d, jnp.where(d < 0, t, jnp.minimum(d, t)))
-    return carry._replace(diverged_at=d), logs
+    return carry._replace(diverged_at=d)
 
 
 def _select(keep, new, old):
